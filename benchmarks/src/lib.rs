@@ -1,0 +1,1 @@
+//! Side-by-side benchmarks of shmbus: not written yet (issue 6/7); this crate is empty.

@@ -1,0 +1,35 @@
+//! shmbus: zero-copy inter-process communication over POSIX shared memory.
+//!
+//! Processes on one machine exchange typed messages through shared memory, with
+//! publish-subscribe and request-response services. Message types are fixed-layout and
+//! self-contained; declare them with `#[derive(ShmMessage)]` (see [`message`]).
+//!
+//! ```
+//! use shmbus::{FixedString, ShmMessage};
+//!
+//! #[derive(ShmMessage)]
+//! #[repr(C)]
+//! struct Status {
+//!     battery: f32,
+//!     charging: bool,
+//!     name: FixedString<16>,
+//! }
+//!
+//! assert_eq!(Status::DESCRIPTOR.fields().len(), 3);
+//! ```
+
+// Lets the derive's absolute paths (`::shmbus::...`) resolve inside this crate's own tests.
+extern crate self as shmbus;
+
+pub mod message;
+
+pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
+/// Derives [`ShmMessage`] for a `#[repr(C)]` struct, a `#[repr(transparent)]` struct or a
+/// fieldless enum with an explicit integer `#[repr]`. See the [`message`] module.
+pub use shmbus_derive::ShmMessage;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Items used by the code `#[derive(ShmMessage)]` expands to. Not public API.
+    pub use core;
+}

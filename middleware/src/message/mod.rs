@@ -1,0 +1,56 @@
+//! Messages: the [`ShmMessage`] contract, type descriptors, validation on receive, and
+//! the fixed-capacity containers messages are built from.
+//!
+//! A message lives in shared memory and is read by another process that may have been
+//! built separately, may be buggy, or may have died halfway through writing. So a message
+//! type is fixed-layout (`#[repr(C)]`), self-contained (no pointers, heap handles or
+//! `Drop`), described field by field by a [`TypeDescriptor`] whose layout hash two
+//! processes compare before they connect, and checked on receive ([`validate()`]) so
+//! that no bytes another process wrote can cause undefined behaviour here.
+//!
+//! Users implement [`ShmMessage`] only through `#[derive(ShmMessage)]`:
+//!
+//! ```
+//! use shmbus::{FixedString, FixedVec, ShmMessage};
+//!
+//! #[derive(ShmMessage, Debug, Clone, Copy)]
+//! #[repr(C)]
+//! struct Point {
+//!     x: f32,
+//!     y: f32,
+//! }
+//!
+//! #[derive(ShmMessage, Debug)]
+//! #[repr(C)]
+//! struct Path {
+//!     frame: FixedString<32>,
+//!     points: FixedVec<Point, 64>,
+//! }
+//!
+//! let d = <Path as ShmMessage>::DESCRIPTOR;
+//! assert_eq!(d.name(), "Path");
+//! assert_eq!(d.fields()[1].ty().to_string(), "FixedVec<Point, 64>");
+//! ```
+#![allow(unsafe_code)] // the message contract: `unsafe trait ShmMessage` and its impls
+
+mod contract;
+mod descriptor;
+mod fixed_string;
+mod fixed_vec;
+mod optional;
+mod primitives;
+pub mod validate;
+
+pub use contract::ShmMessage;
+pub use descriptor::{
+    Difference, EnumVariant, FieldDescriptor, LAYOUT_HASH_VERSION, Primitive, TypeDescriptor,
+    TypeKind,
+};
+pub use fixed_string::{FixedString, FixedStringError};
+pub use fixed_vec::{FixedVec, FixedVecError};
+pub use optional::Optional;
+pub use primitives::{Boolean, validate_enum, zero_is_variant};
+pub use validate::{Problem, ValidationError, try_ref_from_bytes, validate};
+
+#[cfg(test)]
+mod tests;
