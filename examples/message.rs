@@ -32,13 +32,19 @@ struct Plan {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", Plan::DESCRIPTOR.render());
 
-    let mut plan = Plan { frame: "map".try_into()?, mode: Mode::Driving, points: FixedVec::new() };
-    plan.points.push(Point { x: 1.0, y: 2.0 }).map_err(|e| e.to_string())?;
+    let mut plan = Plan {
+        frame: "map".try_into()?,
+        mode: Mode::Driving,
+        points: FixedVec::new(),
+    };
+    plan.points
+        .push(Point { x: 1.0, y: 2.0 })
+        .map_err(|e| e.to_string())?;
     println!("a valid plan: {plan:?}");
 
     // Pretend another process wrote these bytes. All-zero bytes are a valid `Plan`
     // (empty frame, `Idle`, no points), which the type declares at compile time.
-    assert!(Plan::ZEROED_IS_VALID);
+    const { assert!(Plan::ZEROED_IS_VALID) };
     let mut bytes = vec![0u8; size_of::<Plan>()];
     message::validate::<Plan>(&bytes)?;
     println!("{} zero bytes are a valid Plan", bytes.len());

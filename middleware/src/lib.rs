@@ -22,11 +22,10 @@
 extern crate self as shmbus;
 
 pub mod message;
+pub mod os;
+pub mod sync;
 
 pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
-/// Derives [`ShmMessage`] for a `#[repr(C)]` struct, a `#[repr(transparent)]` struct or a
-/// fieldless enum with an explicit integer `#[repr]`. See the [`message`] module.
-pub use shmbus_derive::ShmMessage;
 
 #[doc(hidden)]
 pub mod __private {

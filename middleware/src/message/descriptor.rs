@@ -287,13 +287,23 @@ impl TypeDescriptor {
     }
 
     /// The descriptor of `[element; len]` with the given size and alignment.
-    pub const fn array(len: usize, element: &'static TypeDescriptor, size: usize, align: usize) -> Self {
+    pub const fn array(
+        len: usize,
+        element: &'static TypeDescriptor,
+        size: usize,
+        align: usize,
+    ) -> Self {
         Self::build("array", size, align, TypeKind::Array { len, element })
     }
 
     /// The descriptor of a `FixedString<capacity>`.
     pub const fn fixed_string(capacity: usize, size: usize, align: usize) -> Self {
-        Self::build("FixedString", size, align, TypeKind::FixedString { capacity })
+        Self::build(
+            "FixedString",
+            size,
+            align,
+            TypeKind::FixedString { capacity },
+        )
     }
 
     /// The descriptor of a `FixedVec<element, capacity>`.
@@ -303,7 +313,12 @@ impl TypeDescriptor {
         size: usize,
         align: usize,
     ) -> Self {
-        Self::build("FixedVec", size, align, TypeKind::FixedVec { capacity, element })
+        Self::build(
+            "FixedVec",
+            size,
+            align,
+            TypeKind::FixedVec { capacity, element },
+        )
     }
 
     /// The descriptor of an `Optional<element>`.
@@ -334,7 +349,13 @@ impl TypeDescriptor {
 
     const fn build(name: &'static str, size: usize, align: usize, kind: TypeKind) -> Self {
         let layout_hash = compute_layout_hash(name, size, align, &kind);
-        TypeDescriptor { name, size, align, kind, layout_hash }
+        TypeDescriptor {
+            name,
+            size,
+            align,
+            kind,
+            layout_hash,
+        }
     }
 
     /// The declared name of a struct or enum (`"Pose"`, or the `type_name` override such
@@ -393,13 +414,15 @@ impl TypeDescriptor {
             return None;
         }
         let mut path = String::new();
-        Some(difference(self, other, &mut path).unwrap_or_else(|| Difference {
-            path: String::new(),
-            what: format!(
-                "`{self}` vs `{other}`: layout hashes {:#018x} and {:#018x} differ",
-                self.layout_hash, other.layout_hash
-            ),
-        }))
+        Some(
+            difference(self, other, &mut path).unwrap_or_else(|| Difference {
+                path: String::new(),
+                what: format!(
+                    "`{self}` vs `{other}`: layout hashes {:#018x} and {:#018x} differ",
+                    self.layout_hash, other.layout_hash
+                ),
+            }),
+        )
     }
 }
 
@@ -444,35 +467,61 @@ fn difference(a: &TypeDescriptor, b: &TypeDescriptor, path: &mut String) -> Opti
                 if x.name != y.name || x.offset != y.offset || !x.ty.same_layout(y.ty) {
                     if x.name != y.name {
                         path.truncate(before);
-                        return at(path, format!(
-                            "field {i} is `{}: {}` at offset {} vs `{}: {}` at offset {}",
-                            x.name, x.ty, x.offset, y.name, y.ty, y.offset
-                        ));
+                        return at(
+                            path,
+                            format!(
+                                "field {i} is `{}: {}` at offset {} vs `{}: {}` at offset {}",
+                                x.name, x.ty, x.offset, y.name, y.ty, y.offset
+                            ),
+                        );
                     }
-                    let nested = composite(x.ty) && composite(y.ty) && x.offset == y.offset;
+                    // A differing bound is explained at the field itself, with its offset.
+                    let nested = composite(x.ty)
+                        && composite(y.ty)
+                        && x.offset == y.offset
+                        && !different_bound(x.ty, y.ty);
                     if nested && let Some(d) = difference(x.ty, y.ty, path) {
                         return Some(d);
                     }
-                    return at(path, format!(
-                        "{} at offset {} vs {} at offset {}",
-                        x.ty, x.offset, y.ty, y.offset
-                    ));
+                    return at(
+                        path,
+                        format!(
+                            "{} at offset {} vs {} at offset {}",
+                            x.ty, x.offset, y.ty, y.offset
+                        ),
+                    );
                 }
                 path.truncate(before);
             }
             if fa.len() != fb.len() {
-                let (longer, side) = if fa.len() > fb.len() { (fa, "right") } else { (fb, "left") };
+                let (longer, side) = if fa.len() > fb.len() {
+                    (fa, "right")
+                } else {
+                    (fb, "left")
+                };
                 let extra = longer[fa.len().min(fb.len())];
-                return at(path, format!(
-                    "{} fields vs {}: `{}` is missing on the {side}",
-                    fa.len(),
-                    fb.len(),
-                    extra.name
-                ));
+                return at(
+                    path,
+                    format!(
+                        "{} fields vs {}: `{}` is missing on the {side}",
+                        fa.len(),
+                        fb.len(),
+                        extra.name
+                    ),
+                );
             }
             size_align(a, b, path)
         }
-        (TypeKind::Enum { repr: ra, variants: va }, TypeKind::Enum { repr: rb, variants: vb }) => {
+        (
+            TypeKind::Enum {
+                repr: ra,
+                variants: va,
+            },
+            TypeKind::Enum {
+                repr: rb,
+                variants: vb,
+            },
+        ) => {
             if a.name != b.name {
                 return at(path, format!("enum name `{}` vs `{}`", a.name, b.name));
             }
@@ -481,26 +530,47 @@ fn difference(a: &TypeDescriptor, b: &TypeDescriptor, path: &mut String) -> Opti
             }
             for (x, y) in va.iter().zip(vb.iter()) {
                 if x != y {
-                    return at(path, format!(
-                        "enum `{}`: variant `{}` = {} vs `{}` = {}",
-                        a.name, x.name, x.value, y.name, y.value
-                    ));
+                    return at(
+                        path,
+                        format!(
+                            "enum `{}`: variant `{}` = {} vs `{}` = {}",
+                            a.name, x.name, x.value, y.name, y.value
+                        ),
+                    );
                 }
             }
             if va.len() != vb.len() {
-                return at(path, format!(
-                    "enum `{}` has {} variants vs {}",
-                    a.name,
-                    va.len(),
-                    vb.len()
-                ));
+                return at(
+                    path,
+                    format!(
+                        "enum `{}` has {} variants vs {}",
+                        a.name,
+                        va.len(),
+                        vb.len()
+                    ),
+                );
             }
             size_align(a, b, path)
         }
-        (TypeKind::Array { len: la, element: ea }, TypeKind::Array { len: lb, element: eb })
+        (
+            TypeKind::Array {
+                len: la,
+                element: ea,
+            },
+            TypeKind::Array {
+                len: lb,
+                element: eb,
+            },
+        )
         | (
-            TypeKind::FixedVec { capacity: la, element: ea },
-            TypeKind::FixedVec { capacity: lb, element: eb },
+            TypeKind::FixedVec {
+                capacity: la,
+                element: ea,
+            },
+            TypeKind::FixedVec {
+                capacity: lb,
+                element: eb,
+            },
         ) => {
             if la != lb {
                 return at(path, format!("{a} vs {b}"));
@@ -519,8 +589,22 @@ fn difference(a: &TypeDescriptor, b: &TypeDescriptor, path: &mut String) -> Opti
     }
 }
 
+/// Both are arrays or both fixed vectors, with different lengths or capacities.
+fn different_bound(a: &TypeDescriptor, b: &TypeDescriptor) -> bool {
+    match (a.kind, b.kind) {
+        (TypeKind::Array { len: la, .. }, TypeKind::Array { len: lb, .. })
+        | (TypeKind::FixedVec { capacity: la, .. }, TypeKind::FixedVec { capacity: lb, .. }) => {
+            la != lb
+        }
+        _ => false,
+    }
+}
+
 fn at(path: &str, what: String) -> Option<Difference> {
-    Some(Difference { path: path.to_owned(), what })
+    Some(Difference {
+        path: path.to_owned(),
+        what,
+    })
 }
 
 fn element_difference(
@@ -538,7 +622,12 @@ fn element_difference(
     } else {
         None
     };
-    let found = found.or_else(|| Some(Difference { path: path.clone(), what: format!("{a} vs {b}") }));
+    let found = found.or_else(|| {
+        Some(Difference {
+            path: path.clone(),
+            what: format!("{a} vs {b}"),
+        })
+    });
     path.truncate(before);
     found
 }
@@ -551,7 +640,10 @@ fn size_align(a: &TypeDescriptor, b: &TypeDescriptor, path: &str) -> Option<Diff
     } else {
         return None;
     };
-    Some(Difference { path: path.to_owned(), what })
+    Some(Difference {
+        path: path.to_owned(),
+        what,
+    })
 }
 
 fn composite(t: &TypeDescriptor) -> bool {
@@ -580,7 +672,9 @@ impl fmt::Display for TypeDescriptor {
             TypeKind::Primitive(p) => f.write_str(p.name()),
             TypeKind::Array { len, element } => write!(f, "[{element}; {len}]"),
             TypeKind::FixedString { capacity } => write!(f, "FixedString<{capacity}>"),
-            TypeKind::FixedVec { capacity, element } => write!(f, "FixedVec<{element}, {capacity}>"),
+            TypeKind::FixedVec { capacity, element } => {
+                write!(f, "FixedVec<{element}, {capacity}>")
+            }
             TypeKind::Optional { element } => write!(f, "Optional<{element}>"),
             TypeKind::Enum { .. } | TypeKind::Struct { .. } => f.write_str(self.name),
         }

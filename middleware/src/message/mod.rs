@@ -47,9 +47,12 @@ pub use descriptor::{
     TypeKind,
 };
 pub use fixed_string::{FixedString, FixedStringError};
-pub use fixed_vec::{FixedVec, FixedVecError};
+pub use fixed_vec::{FixedVec, FixedVecError, IntoIter as FixedVecIntoIter};
 pub use optional::Optional;
 pub use primitives::{Boolean, validate_enum, zero_is_variant};
+/// Derives [`ShmMessage`] for a `#[repr(C)]` struct, a `#[repr(transparent)]` struct or a
+/// fieldless enum with an explicit integer `#[repr]`. See the module docs above.
+pub use shmbus_derive::ShmMessage;
 pub use validate::{Problem, ValidationError, try_ref_from_bytes, validate};
 
 #[cfg(test)]

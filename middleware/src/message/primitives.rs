@@ -153,7 +153,10 @@ pub fn validate_enum(bytes: &[u8], descriptor: &TypeDescriptor) -> Result<(), Va
         }));
     }
     let value = validate::read_discriminant(bytes, repr).ok_or_else(|| {
-        ValidationError::new(Problem::WrongSize { expected: repr.size(), found: bytes.len() })
+        ValidationError::new(Problem::WrongSize {
+            expected: repr.size(),
+            found: bytes.len(),
+        })
     })?;
     if variants.iter().any(|v| v.value() == value) {
         Ok(())

@@ -119,8 +119,8 @@ fn every_hash_in_the_set_is_distinct() {
 #[test]
 fn boolean_and_bool_have_the_same_descriptor_but_different_validity() {
     assert!(Boolean::DESCRIPTOR.same_layout(bool::DESCRIPTOR));
-    assert!(Boolean::ANY_BIT_PATTERN);
-    assert!(!bool::ANY_BIT_PATTERN);
+    const { assert!(Boolean::ANY_BIT_PATTERN) };
+    const { assert!(!bool::ANY_BIT_PATTERN) };
     assert!(validate::<Boolean>(&[7]).is_ok());
     assert!(validate::<bool>(&[7]).is_err());
 }
@@ -150,7 +150,11 @@ fn descriptor_fields_match_the_layout() {
 
 #[test]
 fn display_spells_each_kind() {
-    let spelled: Vec<String> = Robot::DESCRIPTOR.fields().iter().map(|f| f.ty().to_string()).collect();
+    let spelled: Vec<String> = Robot::DESCRIPTOR
+        .fields()
+        .iter()
+        .map(|f| f.ty().to_string())
+        .collect();
     assert_eq!(
         spelled,
         [
@@ -172,11 +176,11 @@ fn render_shows_the_whole_tree() {
 
 #[test]
 fn flags_validity() {
-    assert!(Flags::ANY_BIT_PATTERN);
-    assert!(!Robot::ANY_BIT_PATTERN);
-    assert!(Robot::ZEROED_IS_VALID);
-    assert!(Mode::ZEROED_IS_VALID);
-    assert!(Vec3::ANY_BIT_PATTERN && Vec3::ZEROED_IS_VALID);
+    const { assert!(Flags::ANY_BIT_PATTERN) };
+    const { assert!(!Robot::ANY_BIT_PATTERN) };
+    const { assert!(Robot::ZEROED_IS_VALID) };
+    const { assert!(Mode::ZEROED_IS_VALID) };
+    const { assert!(Vec3::ANY_BIT_PATTERN && Vec3::ZEROED_IS_VALID) };
 }
 
 mod other {
@@ -226,9 +230,14 @@ mod other {
 
 #[test]
 fn first_difference_names_the_nested_field() {
-    let d = Pose::DESCRIPTOR.first_difference(other::Pose::DESCRIPTOR).unwrap();
+    let d = Pose::DESCRIPTOR
+        .first_difference(other::Pose::DESCRIPTOR)
+        .unwrap();
     assert_eq!(d.path(), "position.x");
-    assert_eq!(d.to_string(), "field `position.x`: f64 at offset 0 vs f32 at offset 0");
+    assert_eq!(
+        d.to_string(),
+        "field `position.x`: f64 at offset 0 vs f32 at offset 0"
+    );
 }
 
 #[test]

@@ -84,7 +84,10 @@ impl fmt::Display for Problem {
                 write!(f, "length {len} exceeds the capacity {capacity}")
             }
             Problem::InvalidUtf8 { valid_up_to } => {
-                write!(f, "string is not UTF-8 (invalid byte after {valid_up_to} valid bytes)")
+                write!(
+                    f,
+                    "string is not UTF-8 (invalid byte after {valid_up_to} valid bytes)"
+                )
             }
             Problem::InvalidPresentFlag(b) => {
                 write!(f, "optional's present flag must be 0 or 1, found {b}")
@@ -112,7 +115,12 @@ impl ValidationError {
     /// this for its own problems; enclosing structs and arrays then add their field names
     /// and offsets as the error travels outwards.
     pub fn new(problem: Problem) -> Self {
-        ValidationError { type_name: String::new(), path: String::new(), offset: 0, problem }
+        ValidationError {
+            type_name: String::new(),
+            path: String::new(),
+            offset: 0,
+            problem,
+        }
     }
 
     /// Places the error inside field `name` at byte `offset` of the enclosing value.
@@ -161,9 +169,16 @@ impl ValidationError {
     }
 
     fn describe(&self) -> String {
-        let ty = if self.type_name.is_empty() { "value" } else { &self.type_name };
+        let ty = if self.type_name.is_empty() {
+            "value"
+        } else {
+            &self.type_name
+        };
         if self.path.is_empty() {
-            format!("invalid `{ty}` received: {}; the sample was rejected", self.problem)
+            format!(
+                "invalid `{ty}` received: {}; the sample was rejected",
+                self.problem
+            )
         } else {
             format!(
                 "invalid `{ty}` received at `{}` (byte {}): {}; the sample was rejected",
@@ -192,8 +207,10 @@ pub fn validate<T: ShmMessage>(bytes: &[u8]) -> Result<(), ValidationError> {
 pub fn try_ref_from_bytes<T: ShmMessage>(bytes: &[u8]) -> Result<&T, ValidationError> {
     validate::<T>(bytes)?;
     if !(bytes.as_ptr() as usize).is_multiple_of(align_of::<T>()) {
-        return Err(ValidationError::new(Problem::Misaligned { align: align_of::<T>() })
-            .of_type(T::DESCRIPTOR.to_string()));
+        return Err(ValidationError::new(Problem::Misaligned {
+            align: align_of::<T>(),
+        })
+        .of_type(T::DESCRIPTOR.to_string()));
     }
     let ptr = bytes.as_ptr().cast::<T>();
     // SAFETY: `ptr` is non-null and derived from `bytes`, which is valid for reads of
@@ -261,7 +278,8 @@ pub fn validate_elements<E: ShmMessage>(
             })
         })?;
     for (index, element) in region.chunks_exact(size_of::<E>()).enumerate() {
-        E::validate_bytes(element).map_err(|e| e.in_element(index, offset + index * size_of::<E>()))?;
+        E::validate_bytes(element)
+            .map_err(|e| e.in_element(index, offset + index * size_of::<E>()))?;
     }
     Ok(())
 }
