@@ -1,0 +1,10 @@
+use shmbus::ShmMessage;
+
+#[derive(ShmMessage)]
+#[repr(usize)]
+enum Mode {
+    Idle,
+    Run,
+}
+
+fn main() {}

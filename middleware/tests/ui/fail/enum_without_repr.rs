@@ -1,0 +1,9 @@
+use shmbus::ShmMessage;
+
+#[derive(ShmMessage)]
+enum Mode {
+    Idle,
+    Run,
+}
+
+fn main() {}

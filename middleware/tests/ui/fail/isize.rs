@@ -1,0 +1,10 @@
+use shmbus::ShmMessage;
+
+#[derive(ShmMessage)]
+#[repr(C)]
+struct Message {
+    id: u32,
+    field: isize,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use shmbus::ShmMessage;
+
+#[derive(ShmMessage)]
+#[repr(C)]
+struct Status {
+    battery: f32,
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use shmbus::ShmMessage;
+
+#[derive(ShmMessage)]
+#[repr(C)]
+#[shm(typename = "geometry::Pose")]
+struct Pose {
+    x: f64,
+}
+
+fn main() {}
