@@ -1,0 +1,24 @@
+//! The operating-system layer: the only place in shmbus that makes system calls.
+//!
+//! Everything above this module (the lock-free structures in [`crate::sync`], nodes,
+//! services, ports) reaches the kernel through these small, safe wrappers over
+//! [rustix](https://docs.rs/rustix):
+//!
+//! | file          | concern                                                               |
+//! |---------------|-----------------------------------------------------------------------|
+//! | [`shm`]       | POSIX shared-memory objects: create exclusive, open, size, unlink, list |
+//! | [`mmap`]      | mapping an object read-write or read-only; a heap stand-in for tests   |
+//! | [`lock`]      | liveness tokens: a file held under an exclusive `flock` for a life     |
+//! | [`futex`]     | cross-process wait/wake on a 32-bit word in shared memory              |
+//! | [`process`]   | pid, random process-unique ids, the monotonic clock                    |
+//!
+//! Each operation has its own error enum whose message says what happened and what to do;
+//! errors are logged with `tracing::debug!` where they are born. Nothing here panics on bad
+//! input or prints.
+#![allow(unsafe_code)]
+
+pub mod futex;
+pub mod lock;
+pub mod mmap;
+pub mod process;
+pub mod shm;
