@@ -21,11 +21,19 @@
 // Lets the derive's absolute paths (`::shmbus::...`) resolve inside this crate's own tests.
 extern crate self as shmbus;
 
+pub mod config;
 pub mod message;
+pub mod node;
 pub mod os;
+pub mod port;
+pub mod service;
 pub mod sync;
 
+pub use config::Config;
 pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
+pub use node::{Node, NodeId};
+pub use port::{Publisher, Sample, SampleMut, Subscriber};
+pub use service::{OverflowPolicy, PubSubService, Service};
 
 #[doc(hidden)]
 pub mod __private {

@@ -406,6 +406,53 @@ impl TypeDescriptor {
         out
     }
 
+    /// A flat listing of the type for storing in shared memory: one line per leaf, as
+    /// ``path\toffset\ttype`` with the offset from the start of the outermost type, and for
+    /// an enum one line per variant. Another process compares it with its own listing
+    /// ([`listing_difference`](Self::listing_difference)) to explain a type mismatch without
+    /// having the other side's descriptor.
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        listing_into(&mut out, self, "", 0);
+        out
+    }
+
+    /// The first line where two listings differ, explained like
+    /// [`first_difference`](Self::first_difference): ``field `pose.x`: f32 at offset 0 vs
+    /// f64 at offset 0``. `None` when the listings are equal.
+    pub fn listing_difference(ours: &str, theirs: &str) -> Option<String> {
+        let mut a = ours.lines();
+        let mut b = theirs.lines();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return None,
+                (Some(x), Some(y)) if x == y => continue,
+                (x, y) => {
+                    let split = |line: Option<&str>| -> (String, String) {
+                        let mut parts = line.unwrap_or("").splitn(3, '\t');
+                        let path = parts.next().unwrap_or("").to_owned();
+                        let offset = parts.next().unwrap_or("");
+                        let ty = parts.next().unwrap_or("");
+                        if line.is_none() {
+                            (path, "nothing".to_owned())
+                        } else {
+                            (path, format!("{ty} at offset {offset}"))
+                        }
+                    };
+                    let (pa, ta) = split(x);
+                    let (pb, tb) = split(y);
+                    return Some(if pa == pb || pb.is_empty() {
+                        format!("field `{pa}`: {ta} vs {tb}")
+                    } else if pa.is_empty() {
+                        format!("field `{pb}`: nothing vs {tb}")
+                    } else {
+                        format!("field `{pa}`: {ta} vs field `{pb}`: {tb}")
+                    });
+                }
+            }
+        }
+    }
+
     /// Explains the first difference between two descriptors, in declaration order, or
     /// `None` when they have the same layout. The explanation names the field path:
     /// ``field `pose.x`: f32 at offset 0 vs f64 at offset 0``.
@@ -597,6 +644,39 @@ fn different_bound(a: &TypeDescriptor, b: &TypeDescriptor) -> bool {
             la != lb
         }
         _ => false,
+    }
+}
+
+fn listing_into(out: &mut String, ty: &TypeDescriptor, path: &str, base: usize) {
+    use std::fmt::Write as _;
+    match ty.kind {
+        TypeKind::Struct { fields } if !fields.is_empty() => {
+            for field in fields {
+                let sub = if path.is_empty() {
+                    field.name.to_owned()
+                } else {
+                    format!("{path}.{}", field.name)
+                };
+                listing_into(out, field.ty, &sub, base + field.offset);
+            }
+        }
+        TypeKind::Array { element, .. }
+        | TypeKind::FixedVec { element, .. }
+        | TypeKind::Optional { element }
+            if composite(element) =>
+        {
+            let _ = writeln!(out, "{path}\t{base}\t{ty}");
+            listing_into(out, element, &format!("{path}[]"), 0);
+        }
+        TypeKind::Enum { variants, .. } => {
+            let _ = writeln!(out, "{path}\t{base}\t{ty}");
+            for v in variants {
+                let _ = writeln!(out, "{path}::{}\t{base}\t= {}", v.name, v.value);
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "{path}\t{base}\t{ty}");
+        }
     }
 }
 

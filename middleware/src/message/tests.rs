@@ -66,6 +66,10 @@ struct Flags(Boolean, u8);
 /// it can no longer talk to processes built after it: bump `LAYOUT_HASH_VERSION` and say
 /// so in the changelog, or find out what changed by accident.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "insta reads snapshot files, which Miri's isolation forbids"
+)]
 fn layout_hashes() {
     let types: [&TypeDescriptor; 17] = [
         u8::DESCRIPTOR,
@@ -170,6 +174,10 @@ fn display_spells_each_kind() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "insta reads snapshot files, which Miri's isolation forbids"
+)]
 fn render_shows_the_whole_tree() {
     insta::assert_snapshot!(Robot::DESCRIPTOR.render());
 }
@@ -241,6 +249,10 @@ fn first_difference_names_the_nested_field() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "insta reads snapshot files, which Miri's isolation forbids"
+)]
 fn first_difference_explains_each_case() {
     let cases = [
         Vec3::DESCRIPTOR.first_difference(other::Renamed::DESCRIPTOR),
@@ -254,4 +266,19 @@ fn first_difference_explains_each_case() {
     let text: Vec<String> = cases.into_iter().map(|d| d.unwrap().to_string()).collect();
     insta::assert_snapshot!(text.join("\n"));
     assert_eq!(Pose::DESCRIPTOR.first_difference(Pose::DESCRIPTOR), None);
+}
+
+#[test]
+fn listings_explain_differences_without_the_other_descriptor() {
+    let ours = Robot::DESCRIPTOR.listing();
+    assert!(ours.contains("pose.position.x\t24\tf64"), "{ours}");
+    assert_eq!(TypeDescriptor::listing_difference(&ours, &ours), None);
+    let theirs = ours.replace("pose.position.x\t24\tf64", "pose.position.x\t24\tf32");
+    assert_eq!(
+        TypeDescriptor::listing_difference(&ours, &theirs).unwrap(),
+        "field `pose.position.x`: f64 at offset 24 vs f32 at offset 24"
+    );
+    let shorter: String = ours.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let diff = TypeDescriptor::listing_difference(&ours, &shorter).unwrap();
+    assert!(diff.ends_with("vs nothing"), "{diff}");
 }

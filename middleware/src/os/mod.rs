@@ -17,6 +17,7 @@
 //! input or prints.
 #![allow(unsafe_code)]
 
+pub mod fs;
 pub mod futex;
 pub mod lock;
 pub mod mmap;

@@ -11,6 +11,11 @@ pub fn pid() -> u32 {
         .unsigned_abs()
 }
 
+/// The calling process's real user id (names the default runtime folder).
+pub fn uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
 /// The random source could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error(

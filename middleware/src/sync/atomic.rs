@@ -12,6 +12,9 @@ pub use core::hint::spin_loop;
 #[cfg(not(loom))]
 pub use core::sync::atomic::{Ordering, fence};
 
+/// A byte that can be shared between threads and processes (`core`'s, or loom's model).
+#[cfg(not(loom))]
+pub type AtomicU8 = core::sync::atomic::AtomicU8;
 /// A `u32` that can be shared between threads and processes (`core`'s, or loom's model).
 #[cfg(not(loom))]
 pub type AtomicU32 = core::sync::atomic::AtomicU32;
@@ -27,6 +30,9 @@ pub use loom::hint::spin_loop;
 #[cfg(loom)]
 pub use loom::sync::atomic::{Ordering, fence};
 
+/// A byte that can be shared between threads and processes (`core`'s, or loom's model).
+#[cfg(loom)]
+pub type AtomicU8 = loom::sync::atomic::AtomicU8;
 /// A `u32` that can be shared between threads and processes (`core`'s, or loom's model).
 #[cfg(loom)]
 pub type AtomicU32 = loom::sync::atomic::AtomicU32;

@@ -19,6 +19,8 @@
 //! | [`index_queue`] | bounded SPSC queue of `u32` indices, reject or overwrite oldest |
 //! | [`chunk_pool`]  | lock-free MPMC free list of chunk indices (ABA-tagged head)     |
 //! | [`event`]       | futex event word: notify without a syscall unless someone sleeps |
+//! | [`chunk_store`] | a publisher's data segment: chunks, holder masks, free list     |
+//! | [`view`]        | bounds-checked words and bytes at offsets in a region           |
 //!
 //! Each module documents its words in a table: who writes them, with which ordering; the
 //! code marks both sides of each acquire/release pair with a `// SYNC:` comment.
@@ -26,9 +28,11 @@
 
 pub mod atomic;
 pub mod chunk_pool;
+pub mod chunk_store;
 pub mod event;
 pub mod index_queue;
 pub mod layout;
+pub mod view;
 
 pub use chunk_pool::ChunkPool;
 pub use event::Event;

@@ -1,0 +1,345 @@
+//! Nodes: the participants of a domain, usually one per process.
+//!
+//! A node has a unique 64-bit id, a name, and a **liveness token**: the file
+//! `<runtime dir>/<domain>/nodes/<id>.node`, held under an exclusive `flock` for the node's
+//! whole life. The kernel drops the lock when the process dies, however it dies, so "can
+//! the lock be taken?" answers "is the node dead?" exactly — no heartbeat thread, no PID
+//! guessing. The file appears only once it is locked (see [`crate::os::lock`]), so a node
+//! that is still starting is never taken for dead. The id is unique within the domain: the
+//! token file is created exclusively, and a collision just draws another id.
+//!
+//! The token file holds `name\npid\n`, for tools; nothing relies on the pid.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::os::lock::{self, LockCreateError, LockFile, TryLock};
+use crate::os::process;
+
+/// Longest node name, in bytes.
+pub const MAX_NODE_NAME_LEN: usize = 64;
+
+/// A node's id, unique within its domain while the node lives. Never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u64);
+
+impl NodeId {
+    /// The raw value (as stored in shared memory).
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
+    /// An id from its raw value; `None` for zero.
+    pub fn from_value(value: u64) -> Option<Self> {
+        (value != 0).then_some(Self(value))
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Failure of [`NodeBuilder::create`].
+#[derive(Debug, thiserror::Error)]
+pub enum NodeCreateError {
+    /// The name is empty, too long or holds control characters.
+    #[error(
+        "invalid node name {0:?}: use 1 to {MAX_NODE_NAME_LEN} bytes without control characters"
+    )]
+    InvalidName(String),
+    /// The configuration (from the environment) is invalid.
+    #[error("invalid shmbus configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The runtime folder could not be created.
+    #[error(
+        "cannot create the runtime folder {path}: {source}; set SHMBUS_ROOT to a writable folder"
+    )]
+    RuntimeDir {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The liveness token could not be created.
+    #[error("cannot create the node's liveness token: {0}")]
+    Token(#[from] LockCreateError),
+    /// No random id could be drawn.
+    #[error(transparent)]
+    Random(#[from] process::RandomError),
+}
+
+/// Failure of [`Node::list`].
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list the nodes of domain {domain:?} in {dir}: {source}")]
+pub struct NodeListError {
+    domain: String,
+    dir: PathBuf,
+    source: std::io::Error,
+}
+
+/// Whether a listed node's process still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// Its token is held.
+    Alive,
+    /// Its token is free: the process died without removing it.
+    Dead,
+}
+
+/// A node found by [`Node::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Its id.
+    pub id: NodeId,
+    /// Its name (empty if the token file could not be read).
+    pub name: String,
+    /// The pid it was created by (informative only: pids are reused).
+    pub pid: Option<u32>,
+    /// Alive or dead, tested through the token.
+    pub state: NodeState,
+}
+
+/// Builds a [`Node`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct NodeBuilder {
+    name: Option<String>,
+    config: Option<Config>,
+}
+
+impl NodeBuilder {
+    /// The node's name (default: the executable's name). Names need not be unique.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The configuration (default: [`Config::from_env`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Creates the node and its liveness token.
+    pub fn create(self) -> Result<Node, NodeCreateError> {
+        let config = match self.config {
+            Some(config) => config,
+            None => Config::from_env()?,
+        };
+        let name = self.name.unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "node".to_owned())
+        });
+        if name.is_empty() || name.len() > MAX_NODE_NAME_LEN || name.chars().any(char::is_control) {
+            return Err(NodeCreateError::InvalidName(name));
+        }
+        let dir = nodes_dir(&config);
+        lock::create_runtime_dir(&dir).map_err(|source| NodeCreateError::RuntimeDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let (id, token) = loop {
+            let Some(id) = NodeId::from_value(process::random_u64()?) else {
+                continue;
+            };
+            match LockFile::create(token_path(&config, id)) {
+                Ok(token) => break (id, token),
+                Err(LockCreateError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let contents = format!("{name}\n{}\n", process::pid());
+        if let Err(error) =
+            crate::os::fs::write_all(std::os::fd::AsFd::as_fd(&token), contents.as_bytes())
+        {
+            tracing::warn!(%id, %error, "could not write the node's name into its token file");
+        }
+        tracing::info!(%id, name, domain = config.domain(), "node created");
+        Ok(Node {
+            inner: Arc::new(NodeInner {
+                id,
+                name,
+                config,
+                token: Some(token),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct NodeInner {
+    id: NodeId,
+    name: String,
+    config: Config,
+    token: Option<LockFile>,
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take()
+            && let Err(error) = token.remove()
+        {
+            tracing::warn!(id = %self.id, %error, "could not remove the node's token file");
+        }
+        crate::os::fs::remove_dir_if_empty(nodes_dir(&self.config));
+        crate::os::fs::remove_dir_if_empty(self.config.domain_dir());
+        tracing::info!(id = %self.id, name = self.name, "node removed");
+    }
+}
+
+/// A participant of a domain. Cheap to clone (a shared handle); the node ends when the
+/// last clone and the last service or port created from it are dropped.
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl Node {
+    /// Starts building a node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Lists the nodes of `config`'s domain, alive and dead.
+    pub fn list(config: &Config) -> Result<Vec<NodeInfo>, NodeListError> {
+        let dir = nodes_dir(config);
+        let err = |source| NodeListError {
+            domain: config.domain().to_owned(),
+            dir: dir.clone(),
+            source,
+        };
+        let mut nodes = Vec::new();
+        for path in crate::os::fs::list(&dir, ".node").map_err(err)? {
+            let Some(id) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .and_then(NodeId::from_value)
+            else {
+                continue;
+            };
+            let state = match liveness(config, id) {
+                Liveness::Alive => NodeState::Alive,
+                Liveness::Gone => continue,
+                Liveness::Dead(_token) => NodeState::Dead,
+            };
+            let text = crate::os::fs::read(&path).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            let mut lines = text.lines();
+            let name = lines.next().unwrap_or("").to_owned();
+            let pid = lines.next().and_then(|l| l.parse().ok());
+            nodes.push(NodeInfo {
+                id,
+                name,
+                pid,
+                state,
+            });
+        }
+        Ok(nodes)
+    }
+}
+
+/// What a node's token says.
+#[derive(Debug)]
+pub(crate) enum Liveness {
+    /// Its process runs (or the token could not be tested: assume alive).
+    Alive,
+    /// Its token file does not exist (removed, or never created).
+    Gone,
+    /// Its process died; the caller now holds the token and is the one cleaner.
+    Dead(LockFile),
+}
+
+/// Tests whether node `id` of `config`'s domain is alive.
+pub(crate) fn liveness(config: &Config, id: NodeId) -> Liveness {
+    match lock::try_lock(token_path(config, id)) {
+        Ok(TryLock::Held) => Liveness::Alive,
+        Ok(TryLock::Missing) => Liveness::Gone,
+        Ok(TryLock::Acquired(token)) => Liveness::Dead(token),
+        Err(error) => {
+            tracing::warn!(%id, %error, "cannot test a node's liveness; assuming it is alive");
+            Liveness::Alive
+        }
+    }
+}
+
+fn nodes_dir(config: &Config) -> PathBuf {
+    config.domain_dir().join("nodes")
+}
+
+fn token_path(config: &Config, id: NodeId) -> PathBuf {
+    nodes_dir(config).join(format!("{id}.node"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tag: &str) -> Config {
+        let root = std::env::temp_dir().join(format!("shmbus-node-test-{}", std::process::id()));
+        Config::default()
+            .with_domain(format!("nodetest_{tag}"))
+            .unwrap()
+            .with_runtime_dir(root)
+            .unwrap()
+    }
+
+    #[test]
+    fn nodes_are_listed_and_removed() {
+        let config = config("list");
+        let a = Node::builder()
+            .name("alpha")
+            .config(config.clone())
+            .create()
+            .unwrap();
+        let b = Node::builder()
+            .name("beta")
+            .config(config.clone())
+            .create()
+            .unwrap();
+        assert_ne!(a.id(), b.id());
+        let mut listed = Node::list(&config).unwrap();
+        listed.sort_by(|x, y| x.name.cmp(&y.name));
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].name, "alpha");
+        assert_eq!(listed[0].state, NodeState::Alive);
+        assert_eq!(listed[0].pid, Some(std::process::id()));
+        drop(a);
+        assert_eq!(Node::list(&config).unwrap().len(), 1);
+        drop(b);
+        assert!(Node::list(&config).unwrap().is_empty());
+        assert!(!config.domain_dir().exists());
+    }
+
+    #[test]
+    fn invalid_names_are_rejected() {
+        for bad in ["", "a\nb", &"n".repeat(65)] {
+            let err = Node::builder()
+                .name(bad)
+                .config(config("names"))
+                .create()
+                .unwrap_err();
+            assert!(matches!(err, NodeCreateError::InvalidName(_)), "{err}");
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! The publishing port.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::message::ShmMessage;
+use crate::os::mmap::{Mapping, Protection};
+use crate::os::process;
+use crate::os::shm::{self, SharedMemory, ShmName};
+use crate::service::layout::{Entry, tag};
+use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
+use crate::sync::Event;
+use crate::sync::chunk_store::{
+    ChunkHeader, ChunkLayoutError, ChunkStore, LoanedPayload, OWNER_BIT, StoreError,
+};
+use crate::sync::index_queue::{
+    IndexQueueConsumer, IndexQueueProducer, Overflow, PushError, Pushed,
+};
+
+type Region = Arc<Mapping>;
+
+/// Failure of [`PublisherBuilder::create`].
+#[derive(Debug, thiserror::Error)]
+pub enum PublisherCreateError {
+    /// Every publisher slot is taken.
+    #[error(
+        "service {service:?} already has its maximum of {max} publishers; raise max_publishers when creating it"
+    )]
+    TooManyPublishers {
+        /// The service.
+        service: String,
+        /// The limit.
+        max: u32,
+    },
+    /// The data segment's geometry is impossible.
+    #[error(transparent)]
+    Layout(#[from] ChunkLayoutError),
+    /// An operating-system call failed.
+    #[error("cannot create the publisher's data segment: {0}")]
+    Os(#[from] OsError),
+}
+
+/// Failure of a loan.
+#[derive(Debug, thiserror::Error)]
+pub enum LoanError {
+    /// The publisher has `max_loans` samples loaned and not sent.
+    #[error(
+        "the publisher already has {max} loaned samples; send or drop one first, or raise max_loans"
+    )]
+    TooManyLoans {
+        /// The limit.
+        max: u32,
+    },
+    /// Every chunk is held (only possible if a subscriber exceeds its QoS).
+    #[error(
+        "all {chunks} chunks of the publisher are held by subscribers; they hold more than their QoS allows"
+    )]
+    OutOfChunks {
+        /// Chunks of the segment.
+        chunks: u32,
+    },
+    /// The publisher's own segment is inconsistent.
+    #[error("the publisher's data segment is corrupted: {0}")]
+    Corrupted(#[from] StoreError),
+}
+
+/// Failure of a send.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Backpressure with [`OverflowPolicy::Error`]: a subscriber's buffer is full; the
+    /// sample was delivered to nobody.
+    #[error("subscriber buffer full (overflow policy Error); the sample was not sent: retry later")]
+    SubscriberFull,
+    /// Backpressure with [`OverflowPolicy::Block`]: a subscriber made no room in time.
+    #[error(
+        "{undelivered} subscriber(s) made no room within {timeout:?} (overflow policy Block); they did not get the sample, the others did"
+    )]
+    Timeout {
+        /// Subscribers that did not get the sample.
+        undelivered: usize,
+        /// The send timeout.
+        timeout: Duration,
+    },
+    /// Loaning for `send_copy` failed.
+    #[error(transparent)]
+    Loan(#[from] LoanError),
+    /// The publisher's own segment is inconsistent.
+    #[error("the publisher's data segment is corrupted: {0}")]
+    Corrupted(#[from] StoreError),
+}
+
+/// Builds a [`Publisher`].
+#[derive(Debug)]
+#[must_use]
+pub struct PublisherBuilder<T> {
+    service: Arc<ServiceInner>,
+    send_timeout: Duration,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: ShmMessage> PublisherBuilder<T> {
+    pub(crate) fn new(service: Arc<ServiceInner>) -> Self {
+        Self {
+            service,
+            send_timeout: Duration::from_secs(1),
+            _type: PhantomData,
+        }
+    }
+
+    /// How long `send` waits for room under [`OverflowPolicy::Block`] (default 1 s).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// Creates the publisher and its data segment.
+    pub fn create(self) -> Result<Publisher<T>, PublisherCreateError> {
+        let service = self.service;
+        let qos = *service.qos();
+        let layout = super::chunk_layout::<T>(&qos)?;
+        let port = loop {
+            let id = process::random_u64().map_err(OsError::from)?;
+            if id != 0 {
+                break id;
+            }
+        };
+        let segment_name = service.segment_name(port).map_err(OsError::from)?;
+        let shm =
+            SharedMemory::create(&segment_name, service.permissions()).map_err(OsError::from)?;
+        let made = (|| -> Result<ChunkStore<Region>, PublisherCreateError> {
+            shm.set_len(layout.segment_size as u64)
+                .map_err(OsError::from)?;
+            let mapping = Arc::new(
+                Mapping::new(&shm, layout.segment_size, Protection::ReadWrite)
+                    .map_err(OsError::from)?,
+            );
+            Ok(ChunkStore::create(mapping, layout)?)
+        })();
+        let store = match made {
+            Ok(store) => store,
+            Err(e) => {
+                let _ = shm::unlink(&segment_name);
+                return Err(e);
+            }
+        };
+        drop(shm);
+        let Some(claim) = service.claim_slot(PortKind::Publisher, port) else {
+            let _ = shm::unlink(&segment_name);
+            return Err(PublisherCreateError::TooManyPublishers {
+                service: service.name.to_string(),
+                max: qos.max_publishers,
+            });
+        };
+        // Entries a previous publisher of this slot left in the return queues are stale.
+        let mut returns = Vec::new();
+        for s in 0..qos.max_subscribers as usize {
+            match service.return_consumer(claim.slot, s) {
+                Ok(mut q) => {
+                    while let Ok(Some(_)) = q.pop() {}
+                    returns.push(q);
+                }
+                Err(e) => {
+                    service.release_slot(PortKind::Publisher, claim.slot);
+                    let _ = shm::unlink(&segment_name);
+                    return Err(e.into());
+                }
+            }
+        }
+        let event = service.event(PortKind::Publisher, claim.slot);
+        tracing::info!(service = %service.name, port = %format!("{port:016x}"), slot = claim.slot, "publisher created");
+        Ok(Publisher {
+            state: RefCell::new(State {
+                store,
+                connections: (0..qos.max_subscribers).map(|_| None).collect(),
+                returns,
+                history: VecDeque::with_capacity(qos.history as usize),
+                sequence: 0,
+                generation: u64::MAX,
+                loans: 0,
+                discarded: 0,
+            }),
+            service,
+            segment_name,
+            port,
+            claim,
+            event,
+            send_timeout: self.send_timeout,
+            _type: PhantomData,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    epoch: u64,
+    deliver: IndexQueueProducer<Region>,
+    event: Option<Event<Region>>,
+}
+
+#[derive(Debug)]
+struct State {
+    store: ChunkStore<Region>,
+    connections: Vec<Option<Connection>>,
+    returns: Vec<IndexQueueConsumer<Region>>,
+    history: VecDeque<u32>,
+    sequence: u64,
+    generation: u64,
+    loans: u32,
+    discarded: u64,
+}
+
+/// Publishes samples of `T` to every subscriber of its service, without copying.
+///
+/// `Send` but not `Sync`: use one publisher per thread.
+#[derive(Debug)]
+pub struct Publisher<T> {
+    service: Arc<ServiceInner>,
+    state: RefCell<State>,
+    segment_name: ShmName,
+    port: u64,
+    claim: Claim,
+    event: Option<Event<Region>>,
+    send_timeout: Duration,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: ShmMessage> Publisher<T> {
+    /// The port's id (it is in every sample's header).
+    pub fn id(&self) -> u64 {
+        self.port
+    }
+
+    /// Loans a sample whose payload is all zero bytes, to be written in place. Costs a
+    /// write of `size_of::<T>()` bytes; for large messages that are written only in part,
+    /// [`loan_uninit`](Self::loan_uninit) avoids that.
+    pub fn loan(&self) -> Result<SampleMut<'_, T>, LoanError> {
+        const {
+            assert!(
+                T::ZEROED_IS_VALID,
+                "all-zero bytes are not a valid value of this type: use loan_uninit and write it"
+            )
+        };
+        let mut uninit = self.loan_uninit()?;
+        let payload = match uninit.payload.take().map(LoanedPayload::zeroed) {
+            Some(Ok(payload)) => Some(payload),
+            Some(Err(payload)) => {
+                // Unreachable: checked at compile time above.
+                self.discard_loan(payload);
+                None
+            }
+            None => None,
+        };
+        Ok(SampleMut {
+            publisher: self,
+            payload,
+        })
+    }
+
+    /// Loans a sample with uninitialised payload; write it with [`SampleUninit::write`] or
+    /// through [`SampleUninit::as_mut_ptr`] and [`SampleUninit::assume_init`].
+    pub fn loan_uninit(&self) -> Result<SampleUninit<'_, T>, LoanError> {
+        let mut state = self.state.borrow_mut();
+        self.maintain(&mut state);
+        let max = self.service.qos().max_loans;
+        if state.loans >= max {
+            return Err(LoanError::TooManyLoans { max });
+        }
+        let chunks = state.store.layout().count;
+        let payload = state
+            .store
+            .loan::<T>()?
+            .ok_or(LoanError::OutOfChunks { chunks })?;
+        state.loans += 1;
+        Ok(SampleUninit {
+            publisher: self,
+            payload: Some(payload),
+        })
+    }
+
+    /// Copies `value` into a loaned sample and sends it.
+    pub fn send_copy(&self, value: &T) -> Result<usize, SendError>
+    where
+        T: Copy,
+    {
+        self.loan_uninit()?.write(*value).send()
+    }
+
+    /// Samples not delivered to a subscriber under [`OverflowPolicy::Discard`].
+    pub fn discarded(&self) -> u64 {
+        self.state.borrow().discarded
+    }
+
+    /// Free chunks of the data segment (for tests and tools).
+    pub fn free_chunks(&self) -> u32 {
+        let mut state = self.state.borrow_mut();
+        self.maintain(&mut state);
+        state.store.free_count()
+    }
+
+    /// Connects subscribers that joined and lets go of those that left, and takes back
+    /// the chunks subscribers returned. `loan` and `send` do this themselves; call it to
+    /// deliver history to late joiners without sending.
+    pub fn update_connections(&self) {
+        let mut state = self.state.borrow_mut();
+        self.maintain(&mut state);
+    }
+
+    fn maintain(&self, state: &mut State) {
+        let generation = self.service.generation();
+        if generation != state.generation {
+            state.generation = generation;
+            self.reconnect(state);
+        }
+        self.drain_returns(state);
+    }
+
+    fn reconnect(&self, state: &mut State) {
+        for s in 0..state.connections.len() {
+            let info = self.service.slot(PortKind::Subscriber, s);
+            let current = state.connections[s].as_ref().map(|c| c.epoch);
+            if info.map(|i| i.epoch) == current {
+                continue;
+            }
+            let bit = 1u64 << s;
+            if current.is_some() {
+                state.connections[s] = None;
+                match state.store.release_everywhere(bit) {
+                    Ok(freed) => {
+                        tracing::debug!(service = %self.service.name, slot = s, freed, "subscriber left")
+                    }
+                    Err(error) => {
+                        tracing::warn!(service = %self.service.name, %error, "releasing a departed subscriber's chunks failed")
+                    }
+                }
+            }
+            let Some(info) = info else { continue };
+            let deliver = match self.service.deliver_producer(self.claim.slot, s) {
+                Ok(q) => q,
+                Err(error) => {
+                    tracing::warn!(service = %self.service.name, %error, "cannot connect a subscriber");
+                    continue;
+                }
+            };
+            let mut connection = Connection {
+                epoch: info.epoch,
+                deliver,
+                event: self.service.event(PortKind::Subscriber, s),
+            };
+            // History for the late joiner, oldest first.
+            let history: Vec<u32> = state.history.iter().copied().collect();
+            for index in history {
+                let entry = self.entry(index, info.epoch);
+                if state.store.add_holders(index, bit)
+                    && !matches!(
+                        connection.deliver.push(entry, Overflow::Reject),
+                        Ok(Pushed::Stored)
+                    )
+                {
+                    let _ = state.store.release(index, bit);
+                }
+            }
+            if let Some(event) = &connection.event {
+                let _ = event.notify();
+            }
+            tracing::debug!(service = %self.service.name, slot = s, "subscriber connected");
+            state.connections[s] = Some(connection);
+        }
+    }
+
+    fn entry(&self, index: u32, subscriber_epoch: u64) -> u32 {
+        Entry {
+            index: index as u16,
+            publisher_epoch: tag(self.claim.epoch),
+            subscriber_epoch: tag(subscriber_epoch),
+        }
+        .encode()
+    }
+
+    /// Takes back chunks whose entry carries the current epochs of both ends.
+    fn drain_returns(&self, state: &mut State) {
+        let State {
+            store,
+            connections,
+            returns,
+            ..
+        } = state;
+        for (s, queue) in returns.iter_mut().enumerate() {
+            loop {
+                let raw = match queue.pop() {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::warn!(service = %self.service.name, %error, "return queue corrupted");
+                        break;
+                    }
+                };
+                self.take_back(store, connections[s].as_ref(), s, raw);
+            }
+        }
+    }
+
+    fn take_back(
+        &self,
+        store: &mut ChunkStore<Region>,
+        connection: Option<&Connection>,
+        s: usize,
+        raw: u32,
+    ) {
+        let entry = Entry::decode(raw);
+        let current = connection.is_some_and(|c| {
+            entry.publisher_epoch == tag(self.claim.epoch) && entry.subscriber_epoch == tag(c.epoch)
+        });
+        if !current {
+            return;
+        }
+        if let Err(error) = store.release(u32::from(entry.index), 1 << s) {
+            tracing::warn!(service = %self.service.name, %error, "a subscriber returned an invalid chunk");
+        }
+    }
+
+    fn send_loan(&self, payload: LoanedPayload<T, Region>) -> Result<usize, SendError> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        state.loans = state.loans.saturating_sub(1);
+        self.maintain(state);
+        let qos = *self.service.qos();
+        let loan = payload.into_loan();
+        if qos.overflow == OverflowPolicy::Error
+            && state
+                .connections
+                .iter()
+                .flatten()
+                .any(|c| c.deliver.len() >= c.deliver.capacity() as usize)
+        {
+            state.store.discard(loan)?;
+            return Err(SendError::SubscriberFull);
+        }
+        state.sequence += 1;
+        state.store.write_header(
+            &loan,
+            ChunkHeader {
+                origin: self.port,
+                sequence: state.sequence,
+                timestamp_ns: process::monotonic_ns(),
+            },
+        );
+        let readers = state
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .fold(0u64, |mask, (s, _)| mask | 1 << s);
+        let keep = qos.history > 0;
+        let index = state.store.share(loan, readers, keep)?;
+        if keep {
+            state.history.push_back(index);
+            if state.history.len() > qos.history as usize
+                && let Some(old) = state.history.pop_front()
+            {
+                state.store.release(old, OWNER_BIT)?;
+            }
+        }
+        let mut delivered = 0;
+        let mut undelivered = 0;
+        for s in 0..state.connections.len() {
+            let Some(connection) = state.connections[s].as_mut() else {
+                continue;
+            };
+            let entry = Entry {
+                index: index as u16,
+                publisher_epoch: tag(self.claim.epoch),
+                subscriber_epoch: tag(connection.epoch),
+            }
+            .encode();
+            let policy = match qos.overflow {
+                OverflowPolicy::OverwriteOldest => Overflow::OverwriteOldest,
+                _ => Overflow::Reject,
+            };
+            let mut pushed = connection.deliver.push(entry, policy);
+            if qos.overflow == OverflowPolicy::Block
+                && matches!(pushed, Err(PushError::Full { .. }))
+                && let Some(event) = &self.event
+            {
+                let deliver = &mut connection.deliver;
+                let outcome = event.wait_until(Some(self.send_timeout), || {
+                    match deliver.push(entry, Overflow::Reject) {
+                        Err(PushError::Full { .. }) => None,
+                        other => Some(other),
+                    }
+                });
+                pushed = match outcome {
+                    Ok(Some(result)) => result,
+                    _ => pushed,
+                };
+            }
+            let ok = match pushed {
+                Ok(Pushed::Stored) => true,
+                Ok(Pushed::Displaced(old)) => {
+                    let connection = state.connections[s].as_ref();
+                    self.take_back(&mut state.store, connection, s, old);
+                    true
+                }
+                Ok(Pushed::DisplacedInvalid(_)) => true,
+                Err(PushError::Full { .. }) => false,
+                Err(error) => {
+                    tracing::warn!(service = %self.service.name, %error, slot = s, "delivery queue unusable");
+                    false
+                }
+            };
+            if ok {
+                delivered += 1;
+                if let Some(event) = state.connections[s].as_ref().and_then(|c| c.event.as_ref())
+                    && let Err(error) = event.notify()
+                {
+                    tracing::warn!(service = %self.service.name, %error, "waking a subscriber failed");
+                }
+            } else {
+                state.store.release(index, 1 << s)?;
+                if qos.overflow == OverflowPolicy::Block {
+                    undelivered += 1;
+                } else {
+                    state.discarded += 1;
+                }
+            }
+        }
+        if undelivered > 0 {
+            return Err(SendError::Timeout {
+                undelivered,
+                timeout: self.send_timeout,
+            });
+        }
+        Ok(delivered)
+    }
+
+    fn discard_loan<P>(&self, payload: LoanedPayload<P, Region>) {
+        let mut state = self.state.borrow_mut();
+        state.loans = state.loans.saturating_sub(1);
+        if let Err(error) = state.store.discard(payload.into_loan()) {
+            tracing::warn!(service = %self.service.name, %error, "returning an unsent loan failed");
+        }
+    }
+}
+
+impl<T> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        self.service
+            .release_slot(PortKind::Publisher, self.claim.slot);
+        if let Err(error) = shm::unlink(&self.segment_name) {
+            tracing::warn!(%error, "could not remove the publisher's data segment");
+        }
+        tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "publisher removed");
+    }
+}
+
+/// A loaned sample with an uninitialised payload. Dropping it unsent gives the chunk back.
+#[derive(Debug)]
+pub struct SampleUninit<'a, T: ShmMessage> {
+    publisher: &'a Publisher<T>,
+    payload: Option<LoanedPayload<MaybeUninit<T>, Region>>,
+}
+
+impl<'a, T: ShmMessage> SampleUninit<'a, T> {
+    /// Moves `value` into the sample.
+    pub fn write(mut self, value: T) -> SampleMut<'a, T> {
+        SampleMut {
+            publisher: self.publisher,
+            payload: self.payload.take().map(|p| p.write(value)),
+        }
+    }
+
+    /// A pointer to the payload, for writing it in place field by field (for large
+    /// messages that should not pass through the stack).
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        match &mut self.payload {
+            Some(p) => p.as_mut_ptr(),
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    /// Declares the payload written.
+    ///
+    /// # Safety
+    ///
+    /// Every field must have been written with a valid value (the promise of
+    /// [`MaybeUninit::assume_init`]).
+    #[allow(unsafe_code)] // forwards the caller's promise; no unsafe operation of its own
+    pub unsafe fn assume_init(mut self) -> SampleMut<'a, T> {
+        SampleMut {
+            publisher: self.publisher,
+            // SAFETY: the caller promises the payload is initialised.
+            payload: self.payload.take().map(|p| unsafe { p.assume_init() }),
+        }
+    }
+}
+
+impl<T: ShmMessage> Drop for SampleUninit<'_, T> {
+    fn drop(&mut self) {
+        if let Some(payload) = self.payload.take() {
+            self.publisher.discard_loan(payload);
+        }
+    }
+}
+
+/// A loaned, initialised sample: write it in place (`DerefMut`), then [`send`](Self::send).
+/// Dropping it unsent gives the chunk back.
+#[derive(Debug)]
+pub struct SampleMut<'a, T: ShmMessage> {
+    publisher: &'a Publisher<T>,
+    payload: Option<LoanedPayload<T, Region>>,
+}
+
+impl<T: ShmMessage> SampleMut<'_, T> {
+    /// Sends the sample to every connected subscriber; returns how many got it.
+    pub fn send(mut self) -> Result<usize, SendError> {
+        match self.payload.take() {
+            Some(payload) => self.publisher.send_loan(payload),
+            None => Ok(0),
+        }
+    }
+}
+
+impl<T: ShmMessage> std::ops::Deref for SampleMut<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.payload {
+            Some(p) => p,
+            None => unreachable!("the payload is only taken by send, which consumes the sample"),
+        }
+    }
+}
+
+impl<T: ShmMessage> std::ops::DerefMut for SampleMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.payload {
+            Some(p) => p,
+            None => unreachable!("the payload is only taken by send, which consumes the sample"),
+        }
+    }
+}
+
+impl<T: ShmMessage> Drop for SampleMut<'_, T> {
+    fn drop(&mut self) {
+        if let Some(payload) = self.payload.take() {
+            self.publisher.discard_loan(payload);
+        }
+    }
+}

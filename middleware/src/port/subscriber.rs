@@ -1,0 +1,439 @@
+//! The subscribing port.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::message::ShmMessage;
+use crate::os::futex::FutexError;
+use crate::os::mmap::{Mapping, Protection};
+use crate::os::process;
+use crate::os::shm::{Access, SharedMemory};
+use crate::service::layout::{Entry, tag};
+use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
+use crate::sync::Event;
+use crate::sync::chunk_store::{ChunkHeader, ChunkReader, HeldPayload, HoldError};
+use crate::sync::index_queue::{IndexQueueConsumer, IndexQueueProducer, Overflow};
+
+type Region = Arc<Mapping>;
+
+/// Failure of [`SubscriberBuilder::create`].
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriberCreateError {
+    /// Every subscriber slot is taken.
+    #[error(
+        "service {service:?} already has its maximum of {max} subscribers; raise max_subscribers when creating it"
+    )]
+    TooManySubscribers {
+        /// The service.
+        service: String,
+        /// The limit.
+        max: u32,
+    },
+    /// An operating-system call failed.
+    #[error(transparent)]
+    Os(#[from] OsError),
+}
+
+/// Failure of a receive.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// The subscriber holds `max_borrowed` samples of a publisher that has more.
+    #[error(
+        "this subscriber already holds {max} samples of one publisher; drop some, or raise max_borrowed"
+    )]
+    TooManyBorrowed {
+        /// The limit.
+        max: u32,
+    },
+    /// A publisher sent a sample that is not a valid message; it was dropped.
+    #[error("a publisher sent an invalid sample, which was dropped: {0}")]
+    Invalid(#[from] HoldError),
+    /// Sleeping on the wake-up word failed.
+    #[error("waiting for samples failed: {0}")]
+    Wait(#[from] FutexError),
+}
+
+/// Builds a [`Subscriber`].
+#[derive(Debug)]
+#[must_use]
+pub struct SubscriberBuilder<T> {
+    service: Arc<ServiceInner>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: ShmMessage> SubscriberBuilder<T> {
+    pub(crate) fn new(service: Arc<ServiceInner>) -> Self {
+        Self {
+            service,
+            _type: PhantomData,
+        }
+    }
+
+    /// Creates the subscriber. From the moment this returns, every sample sent receives it.
+    pub fn create(self) -> Result<Subscriber<T>, SubscriberCreateError> {
+        let service = self.service;
+        let qos = *service.qos();
+        let port = loop {
+            let id = process::random_u64().map_err(OsError::from)?;
+            if id != 0 {
+                break id;
+            }
+        };
+        let Some(claim) = service.claim_slot(PortKind::Subscriber, port) else {
+            return Err(SubscriberCreateError::TooManySubscribers {
+                service: service.name.to_string(),
+                max: qos.max_subscribers,
+            });
+        };
+        let mut delivers = Vec::new();
+        let mut returns = Vec::new();
+        for p in 0..qos.max_publishers as usize {
+            let opened = service
+                .deliver_consumer(p, claim.slot)
+                .and_then(|d| Ok((d, service.return_producer(p, claim.slot)?)));
+            match opened {
+                Ok((d, r)) => {
+                    delivers.push(d);
+                    returns.push(r);
+                }
+                Err(e) => {
+                    service.release_slot(PortKind::Subscriber, claim.slot);
+                    return Err(e.into());
+                }
+            }
+        }
+        let event = service.event(PortKind::Subscriber, claim.slot);
+        tracing::info!(service = %service.name, port = %format!("{port:016x}"), slot = claim.slot, "subscriber created");
+        Ok(Subscriber {
+            state: RefCell::new(State {
+                connections: (0..qos.max_publishers).map(|_| None).collect(),
+                delivers,
+                returns,
+                generation: u64::MAX,
+                next: 0,
+                missed: 0,
+            }),
+            service,
+            claim,
+            port,
+            event,
+            _type: PhantomData,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    epoch: u64,
+    port: u64,
+    reader: Arc<ChunkReader<Region>>,
+    event: Option<Event<Region>>,
+    borrowed: u32,
+}
+
+#[derive(Debug)]
+struct State {
+    connections: Vec<Option<Connection>>,
+    delivers: Vec<IndexQueueConsumer<Region>>,
+    returns: Vec<IndexQueueProducer<Region>>,
+    generation: u64,
+    next: usize,
+    missed: u64,
+}
+
+/// Receives samples of `T` from every publisher of its service, without copying.
+///
+/// `Send` but not `Sync`: use one subscriber per thread.
+#[derive(Debug)]
+pub struct Subscriber<T> {
+    service: Arc<ServiceInner>,
+    state: RefCell<State>,
+    claim: Claim,
+    port: u64,
+    event: Option<Event<Region>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: ShmMessage> Subscriber<T> {
+    /// The port's id.
+    pub fn id(&self) -> u64 {
+        self.port
+    }
+
+    /// The next sample, if one is waiting. Never blocks.
+    pub fn receive(&self) -> Result<Option<Sample<'_, T>>, ReceiveError> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let generation = self.service.generation();
+        if generation != state.generation {
+            state.generation = generation;
+            self.reconnect(state);
+        }
+        let publishers = state.connections.len();
+        let max = self.service.qos().max_borrowed;
+        let mut limited = false;
+        for k in 0..publishers {
+            let p = (state.next + k) % publishers;
+            let Some(connection) = state.connections[p].as_mut() else {
+                continue;
+            };
+            let queue = &mut state.delivers[p];
+            if queue.is_empty() {
+                continue;
+            }
+            if connection.borrowed >= max {
+                limited = true;
+                continue;
+            }
+            loop {
+                let raw = match queue.pop() {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::warn!(service = %self.service.name, %error, "delivery queue corrupted; dropping the publisher");
+                        state.connections[p] = None;
+                        break;
+                    }
+                };
+                state.missed += queue.take_overflows();
+                let entry = Entry::decode(raw);
+                if entry.publisher_epoch != tag(connection.epoch)
+                    || entry.subscriber_epoch != tag(self.claim.epoch)
+                {
+                    continue; // left over from a previous occupant of either slot
+                }
+                if self.service.qos().overflow == OverflowPolicy::Block
+                    && let Some(event) = &connection.event
+                {
+                    let _ = event.notify();
+                }
+                let index = u32::from(entry.index);
+                let header = connection.reader.header(index).unwrap_or_default();
+                let held = if header.origin == connection.port {
+                    connection.reader.hold::<T>(index)
+                } else {
+                    Err(HoldError::OutOfRange {
+                        index,
+                        count: connection.reader.layout().count,
+                    })
+                };
+                match held {
+                    Ok(payload) => {
+                        connection.borrowed += 1;
+                        state.next = (p + 1) % publishers;
+                        return Ok(Some(Sample {
+                            subscriber: self,
+                            payload,
+                            header,
+                            publisher_slot: p,
+                            publisher_epoch: connection.epoch,
+                            index: entry.index,
+                        }));
+                    }
+                    Err(error) => {
+                        let _ = state.returns[p]
+                            .push(self.entry(entry.index, connection.epoch), Overflow::Reject);
+                        tracing::warn!(service = %self.service.name, %error, "dropped an invalid sample");
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+        if limited {
+            return Err(ReceiveError::TooManyBorrowed { max });
+        }
+        Ok(None)
+    }
+
+    /// Waits for the next sample at most `timeout`; `Ok(None)` on timeout.
+    pub fn receive_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<Sample<'_, T>>, ReceiveError> {
+        self.wait(Some(timeout))
+    }
+
+    /// Waits for the next sample, however long it takes.
+    pub fn receive_blocking(&self) -> Result<Sample<'_, T>, ReceiveError> {
+        loop {
+            if let Some(sample) = self.wait(None)? {
+                return Ok(sample);
+            }
+        }
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<Option<Sample<'_, T>>, ReceiveError> {
+        let Some(event) = &self.event else {
+            return self.receive();
+        };
+        let found = event.wait_until(timeout, || self.receive().transpose())?;
+        found.transpose()
+    }
+
+    /// Whether a sample is waiting (without taking it).
+    pub fn has_samples(&self) -> bool {
+        let state = self.state.borrow();
+        state
+            .connections
+            .iter()
+            .zip(&state.delivers)
+            .any(|(c, q)| c.is_some() && !q.is_empty())
+    }
+
+    /// Samples this subscriber lost because its buffer overflowed, since its creation.
+    pub fn missed(&self) -> u64 {
+        let mut state = self.state.borrow_mut();
+        let taken: u64 = state
+            .delivers
+            .iter_mut()
+            .map(IndexQueueConsumer::take_overflows)
+            .sum();
+        state.missed += taken;
+        state.missed
+    }
+
+    /// Ids of the publishers this subscriber is connected to.
+    pub fn publishers(&self) -> Vec<u64> {
+        let mut state = self.state.borrow_mut();
+        let generation = self.service.generation();
+        if generation != state.generation {
+            state.generation = generation;
+            self.reconnect(&mut state);
+        }
+        state.connections.iter().flatten().map(|c| c.port).collect()
+    }
+
+    fn entry(&self, index: u16, publisher_epoch: u64) -> u32 {
+        Entry {
+            index,
+            publisher_epoch: tag(publisher_epoch),
+            subscriber_epoch: tag(self.claim.epoch),
+        }
+        .encode()
+    }
+
+    fn reconnect(&self, state: &mut State) {
+        let qos = *self.service.qos();
+        let Ok(layout) = super::chunk_layout::<T>(&qos) else {
+            return;
+        };
+        for p in 0..state.connections.len() {
+            let info = self.service.slot(PortKind::Publisher, p);
+            let current = state.connections[p].as_ref().map(|c| (c.epoch, c.port));
+            if info.map(|i| (i.epoch, i.port)) == current {
+                continue;
+            }
+            if current.is_some() {
+                tracing::debug!(service = %self.service.name, slot = p, "publisher left");
+                state.connections[p] = None;
+            }
+            let Some(info) = info else { continue };
+            let reader = (|| -> Result<ChunkReader<Region>, String> {
+                let name = self
+                    .service
+                    .segment_name(info.port)
+                    .map_err(|e| e.to_string())?;
+                let shm = SharedMemory::open(&name, Access::ReadOnly).map_err(|e| e.to_string())?;
+                let len = usize::try_from(shm.len().map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
+                if len < layout.segment_size {
+                    return Err(format!(
+                        "segment is {len} bytes, {} expected",
+                        layout.segment_size
+                    ));
+                }
+                let mapping = Mapping::new(&shm, layout.segment_size, Protection::ReadOnly)
+                    .map_err(|e| e.to_string())?;
+                ChunkReader::open(Arc::new(mapping), layout).map_err(|e| e.to_string())
+            })();
+            match reader {
+                Ok(reader) => {
+                    tracing::debug!(service = %self.service.name, slot = p, "publisher connected");
+                    state.connections[p] = Some(Connection {
+                        epoch: info.epoch,
+                        port: info.port,
+                        reader: Arc::new(reader),
+                        event: self.service.event(PortKind::Publisher, p),
+                        borrowed: 0,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(service = %self.service.name, slot = p, error, "cannot map a publisher's data segment");
+                }
+            }
+        }
+    }
+
+    fn release(&self, publisher_slot: usize, publisher_epoch: u64, index: u16) {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let Some(connection) = state
+            .connections
+            .get_mut(publisher_slot)
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        if connection.epoch != publisher_epoch {
+            return; // that publisher is gone; its segment goes with the last sample
+        }
+        connection.borrowed = connection.borrowed.saturating_sub(1);
+        let entry = self.entry(index, publisher_epoch);
+        if let Err(error) = state.returns[publisher_slot].push(entry, Overflow::Reject) {
+            tracing::warn!(service = %self.service.name, %error, "could not return a chunk; the publisher takes it back when this subscriber leaves");
+        }
+    }
+}
+
+impl<T> Drop for Subscriber<T> {
+    fn drop(&mut self) {
+        self.service
+            .release_slot(PortKind::Subscriber, self.claim.slot);
+        tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "subscriber removed");
+    }
+}
+
+/// A received sample: reads the publisher's memory in place (`Deref<Target = T>`), and
+/// gives the chunk back when dropped.
+#[derive(Debug)]
+pub struct Sample<'a, T: ShmMessage> {
+    subscriber: &'a Subscriber<T>,
+    payload: HeldPayload<T, Region>,
+    header: ChunkHeader,
+    publisher_slot: usize,
+    publisher_epoch: u64,
+    index: u16,
+}
+
+impl<T: ShmMessage> Sample<'_, T> {
+    /// Id of the publisher that sent it.
+    pub fn publisher_id(&self) -> u64 {
+        self.header.origin
+    }
+
+    /// The publisher's sequence number of this sample (from 1, no gaps on the sender side).
+    pub fn sequence(&self) -> u64 {
+        self.header.sequence
+    }
+
+    /// When it was sent, in nanoseconds of the monotonic clock.
+    pub fn timestamp_ns(&self) -> u64 {
+        self.header.timestamp_ns
+    }
+}
+
+impl<T: ShmMessage> std::ops::Deref for Sample<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.payload
+    }
+}
+
+impl<T: ShmMessage> Drop for Sample<'_, T> {
+    fn drop(&mut self) {
+        self.subscriber
+            .release(self.publisher_slot, self.publisher_epoch, self.index);
+    }
+}

@@ -1,0 +1,723 @@
+//! A publisher's data segment: equal chunks, their holders, and a free list.
+//!
+//! The owning process (the publisher) is the only writer of the whole segment; readers map
+//! it read-only and never write it, so they cannot corrupt it. Each chunk is a
+//! [`ChunkHeader`] followed by the payload. Which readers still hold a chunk is recorded
+//! in shared memory, in a per-chunk bit mask (`holders`), so that the owner can tell at any
+//! time which chunks a departed or dead reader took with it, and tools can inspect it.
+//!
+//! ## Layout (offsets from the segment start)
+//!
+//! | bytes                    | field                                   | written by | ordering |
+//! |--------------------------|-----------------------------------------|------------|----------|
+//! | 0..8                     | magic `SHMBUSD1`                        | owner, once | published by the registry's Release |
+//! | 8..16                    | chunk count                             | owner, once | " |
+//! | 16..24                   | chunk stride (bytes, multiple of 64)    | owner, once | " |
+//! | 24..32                   | offset of chunk 0 (multiple of 4096)    | owner, once | " |
+//! | 32..40                   | payload offset inside a chunk           | owner, once | " |
+//! | 40..48                   | payload size                            | owner, once | " |
+//! | 64..64+8n                | `holders[i]`: bit s = reader slot s, bit 63 = the owner (loaned or kept in history) | owner | Relaxed (read by tools only) |
+//! | aligned 64               | [`ChunkPool`] of n chunks               | owner | see `chunk_pool` |
+//! | chunk 0 offset + i·stride | chunk i: [`ChunkHeader`], payload       | owner while it holds the chunk alone | published by the index queue's Release |
+//!
+//! A chunk is written only while its holders mask is exactly the owner bit and the chunk
+//! is not in any queue (a [`Loan`]), which is what makes handing out `&mut` to it sound;
+//! readers read it only between popping its index and returning it.
+
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+
+use crate::message::ShmMessage;
+use crate::os::mmap::{REGION_ALIGN, Region};
+use crate::sync::chunk_pool::{self, ChunkPool, ChunkPoolOpenError, PoolError, ReleaseError};
+use crate::sync::layout::{LayoutError, align_up};
+use crate::sync::view::View;
+
+const MAGIC: u64 = u64::from_le_bytes(*b"SHMBUSD1");
+/// Bit of the holders mask that stands for the owner itself.
+pub const OWNER_BIT: u64 = 1 << 63;
+/// The most readers a segment can track (bits 0..63 of the holders mask).
+pub const MAX_READERS: u32 = 63;
+/// The largest number of chunks a segment may have (an index fits in 24 bits).
+pub const MAX_CHUNKS: u32 = 1 << 24;
+
+/// Bytes of the header that precedes every payload.
+pub const CHUNK_HEADER_SIZE: usize = 32;
+
+/// The metadata the owner writes before a chunk's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkHeader {
+    /// Id of the publishing port.
+    pub origin: u64,
+    /// Sequence number of the sample, per publisher, from 1.
+    pub sequence: u64,
+    /// Monotonic clock at send (nanoseconds since boot).
+    pub timestamp_ns: u64,
+}
+
+/// The geometry of a segment, derived from the payload type and the chunk count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLayout {
+    /// Number of chunks.
+    pub count: u32,
+    /// Bytes from one chunk to the next.
+    pub stride: usize,
+    /// Offset of the payload inside a chunk.
+    pub payload_offset: usize,
+    /// Size of the payload in bytes.
+    pub payload_size: usize,
+    /// Offset of the first chunk in the segment.
+    pub chunks_offset: usize,
+    /// Offset of the free list.
+    pub pool_offset: usize,
+    /// Total size of the segment.
+    pub segment_size: usize,
+}
+
+/// Failure to compute or check a segment's geometry.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkLayoutError {
+    /// The chunk count is zero or too large.
+    #[error(
+        "a data segment needs between 1 and {MAX_CHUNKS} chunks, not {count}; lower the QoS limits (subscribers, buffer, history, loans)"
+    )]
+    Count {
+        /// The count asked for.
+        count: u64,
+    },
+    /// The payload is too large to be addressed.
+    #[error(
+        "a data segment of {count} chunks of {payload_size} bytes does not fit in the address space; lower the QoS limits"
+    )]
+    TooLarge {
+        /// Chunks.
+        count: u32,
+        /// Payload bytes.
+        payload_size: usize,
+    },
+    /// The segment's stored geometry differs from the expected one.
+    #[error("data segment is corrupted or of another version: {what}")]
+    Corrupted {
+        /// What differs.
+        what: String,
+    },
+    /// A structure did not fit.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The free list could not be opened.
+    #[error(transparent)]
+    Pool(#[from] ChunkPoolOpenError),
+}
+
+impl ChunkLayout {
+    /// The geometry for `count` chunks of payloads of `size` bytes aligned to `align`.
+    pub fn new(count: u64, size: usize, align: usize) -> Result<Self, ChunkLayoutError> {
+        let count = u32::try_from(count)
+            .ok()
+            .filter(|c| (1..=MAX_CHUNKS).contains(c))
+            .ok_or(ChunkLayoutError::Count { count })?;
+        let too_large = ChunkLayoutError::TooLarge {
+            count,
+            payload_size: size,
+        };
+        let payload_offset = align_up(CHUNK_HEADER_SIZE, align.max(8)).ok_or(too_large)?;
+        let too_large = || ChunkLayoutError::TooLarge {
+            count,
+            payload_size: size,
+        };
+        let stride = payload_offset
+            .checked_add(size)
+            .and_then(|end| align_up(end, 64.max(align)))
+            .ok_or_else(too_large)?;
+        let pool_offset =
+            align_up(64 + 8 * count as usize, chunk_pool::ALIGN).ok_or_else(too_large)?;
+        let chunks_offset = pool_offset
+            .checked_add(chunk_pool::size_of(count))
+            .and_then(|end| align_up(end, REGION_ALIGN.max(align)))
+            .ok_or_else(too_large)?;
+        let segment_size = stride
+            .checked_mul(count as usize)
+            .and_then(|bytes| bytes.checked_add(chunks_offset))
+            .filter(|&total| total <= isize::MAX as usize)
+            .ok_or_else(too_large)?;
+        Ok(Self {
+            count,
+            stride,
+            payload_offset,
+            payload_size: size,
+            chunks_offset,
+            pool_offset,
+            segment_size,
+        })
+    }
+
+    fn chunk_offset(&self, index: u32) -> usize {
+        self.chunks_offset + index as usize * self.stride
+    }
+}
+
+/// The owner's bookkeeping of its segment is inconsistent (the segment was overwritten).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The free list is corrupted.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// A chunk could not be returned to the free list.
+    #[error(transparent)]
+    Release(ReleaseError),
+    /// The payload type does not fit the segment.
+    #[error(
+        "a payload of {size} bytes aligned to {align} does not fit chunks of {payload_size} bytes"
+    )]
+    PayloadMismatch {
+        /// Size of the type.
+        size: usize,
+        /// Alignment of the type.
+        align: usize,
+        /// Payload bytes per chunk.
+        payload_size: usize,
+    },
+}
+
+/// A loaned chunk's payload, typed: the owner may read and write it (`DerefMut`). Keeps the
+/// segment mapped. Give it back with [`ChunkStore::share`] or [`ChunkStore::discard`]
+/// (through [`LoanedPayload::into_loan`]).
+#[derive(Debug)]
+pub struct LoanedPayload<T, R> {
+    loan: Loan,
+    ptr: NonNull<T>,
+    _region: R,
+}
+
+impl<T, R> LoanedPayload<T, R> {
+    /// The chunk's index.
+    pub fn index(&self) -> u32 {
+        self.loan.index
+    }
+
+    /// The token, to share or discard the chunk.
+    pub fn into_loan(self) -> Loan {
+        self.loan
+    }
+}
+
+impl<T: ShmMessage, R> LoanedPayload<MaybeUninit<T>, R> {
+    /// Moves `value` into the chunk.
+    pub fn write(mut self, value: T) -> LoanedPayload<T, R> {
+        std::ops::DerefMut::deref_mut(&mut self).write(value);
+        LoanedPayload {
+            loan: self.loan,
+            ptr: self.ptr.cast(),
+            _region: self._region,
+        }
+    }
+
+    /// Fills the chunk with zero bytes; `Err(self)` if all-zero is not a valid `T`.
+    pub fn zeroed(mut self) -> Result<LoanedPayload<T, R>, Self> {
+        if !T::ZEROED_IS_VALID {
+            return Err(self);
+        }
+        // SAFETY: `ptr` points to `size_of::<T>()` writable bytes owned by this loan (see
+        // `Deref`); writing zero bytes through a `*mut MaybeUninit<T>` is always allowed.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0, 1) };
+        let _ = std::ops::DerefMut::deref_mut(&mut self);
+        Ok(LoanedPayload {
+            loan: self.loan,
+            ptr: self.ptr.cast(),
+            _region: self._region,
+        })
+    }
+
+    /// Declares the payload initialised.
+    ///
+    /// # Safety
+    ///
+    /// Every byte of the `T` that its validity depends on must have been written with a
+    /// valid value (the same promise as [`MaybeUninit::assume_init`]).
+    pub unsafe fn assume_init(self) -> LoanedPayload<T, R> {
+        LoanedPayload {
+            loan: self.loan,
+            ptr: self.ptr.cast(),
+            _region: self._region,
+        }
+    }
+}
+
+impl<T, R> std::ops::Deref for LoanedPayload<T, R> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `ptr` was checked by `payload_ptr` (in bounds, aligned for `T`), `_region`
+        // keeps the mapping alive, and the `Loan` inside proves this process holds the chunk
+        // alone (not in any queue; readers map read-only), so no one writes it while this
+        // borrow lives. The value is initialised: `LoanedPayload<T, _>` with `T` not
+        // `MaybeUninit` is only built by `write`, `zeroed` (checked valid) or `assume_init`
+        // (caller's promise).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T, R> std::ops::DerefMut for LoanedPayload<T, R> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `Deref`; `&mut self` makes this the only reference.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+// SAFETY: the payload is plain memory owned by this loan alone; moving the handle to another
+// thread moves that ownership. `R` (the mapping) must itself be `Send`; `T: Send` as for Box.
+unsafe impl<T: Send, R: Send> Send for LoanedPayload<T, R> {}
+
+/// A chunk the owner holds alone: it may write it. Not `Clone`: one token per chunk.
+#[derive(Debug)]
+pub struct Loan {
+    index: u32,
+}
+
+impl Loan {
+    /// The chunk's index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// The owner's handle to its segment.
+#[derive(Debug)]
+pub struct ChunkStore<R> {
+    view: View<R>,
+    pool: ChunkPool<R>,
+    layout: ChunkLayout,
+}
+
+impl<R: Region + Clone> ChunkStore<R> {
+    /// Initialises a segment with `layout` in `region` (which must be at least
+    /// `layout.segment_size` long, writable, and not yet shared).
+    pub fn create(region: R, layout: ChunkLayout) -> Result<Self, ChunkLayoutError> {
+        let view = View::new(region.clone(), 0, layout.segment_size)?;
+        let pool = ChunkPool::create(region, layout.pool_offset, layout.count)?;
+        for (i, value) in [
+            MAGIC,
+            u64::from(layout.count),
+            layout.stride as u64,
+            layout.chunks_offset as u64,
+            layout.payload_offset as u64,
+            layout.payload_size as u64,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            view.u64(i * 8)?
+                .store(value, crate::sync::atomic::Ordering::Relaxed);
+        }
+        for i in 0..layout.count as usize {
+            view.u64(64 + 8 * i)?
+                .store(0, crate::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(Self { view, pool, layout })
+    }
+
+    /// The segment's geometry.
+    pub fn layout(&self) -> &ChunkLayout {
+        &self.layout
+    }
+
+    /// Takes a free chunk for writing; `None` when every chunk is held.
+    pub fn allocate(&mut self) -> Result<Option<Loan>, StoreError> {
+        let Some(index) = self.pool.allocate()? else {
+            return Ok(None);
+        };
+        self.set_holders(index, OWNER_BIT);
+        Ok(Some(Loan { index }))
+    }
+
+    fn holders_word(&self, index: u32) -> Option<&crate::sync::atomic::AtomicU64> {
+        if index >= self.layout.count {
+            return None;
+        }
+        self.view.u64(64 + 8 * index as usize).ok()
+    }
+
+    fn set_holders(&self, index: u32, mask: u64) {
+        if let Some(word) = self.holders_word(index) {
+            word.store(mask, crate::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The holders mask of chunk `index` (0 when free or out of range).
+    pub fn holders(&self, index: u32) -> u64 {
+        self.holders_word(index)
+            .map_or(0, |w| w.load(crate::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Writes the header of a loaned chunk.
+    pub fn write_header(&mut self, loan: &Loan, header: ChunkHeader) {
+        let base = self.layout.chunk_offset(loan.index);
+        for (i, value) in [header.origin, header.sequence, header.timestamp_ns, 0]
+            .into_iter()
+            .enumerate()
+        {
+            if let Ok(word) = self.view.u64(base + 8 * i) {
+                word.store(value, crate::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The payload of a loaned chunk as uninitialised memory for a `T`; `None` when `T`
+    /// does not fit the segment's payload (size or alignment).
+    pub fn payload_uninit<T: ShmMessage>(&mut self, loan: &Loan) -> Option<&mut MaybeUninit<T>> {
+        let ptr = self.payload_ptr::<T>(loan.index)?;
+        // SAFETY: `payload_ptr` checked that `size_of::<T>()` bytes at an address aligned for
+        // `T` lie inside the segment. The `Loan` token proves this process holds the chunk
+        // alone: it came from the free list and has not been handed to any queue (`share`
+        // consumes the token), readers map the segment read-only, and `&mut self` plus the
+        // borrow of `loan` keep this the only reference into the chunk for its lifetime.
+        // `MaybeUninit<T>` is valid for any bytes.
+        Some(unsafe { &mut *ptr.as_ptr().cast::<MaybeUninit<T>>() })
+    }
+
+    /// Takes a free chunk as uninitialised memory for a `T`; `Ok(None)` when every chunk is
+    /// held, `Err` when `T` does not fit the segment's payload.
+    pub fn loan<T: ShmMessage>(
+        &mut self,
+    ) -> Result<Option<LoanedPayload<MaybeUninit<T>, R>>, StoreError> {
+        let Some(loan) = self.allocate()? else {
+            return Ok(None);
+        };
+        let Some(ptr) = self.payload_ptr::<T>(loan.index) else {
+            self.discard(loan)?;
+            return Err(StoreError::PayloadMismatch {
+                size: size_of::<T>(),
+                align: align_of::<T>(),
+                payload_size: self.layout.payload_size,
+            });
+        };
+        Ok(Some(LoanedPayload {
+            loan,
+            ptr: ptr.cast(),
+            _region: self.view.region().clone(),
+        }))
+    }
+
+    /// The address of chunk `index`'s payload if a `T` fits there.
+    pub fn payload_ptr<T>(&self, index: u32) -> Option<NonNull<u8>> {
+        if index >= self.layout.count
+            || size_of::<T>() > self.layout.payload_size
+            || !self.layout.payload_offset.is_multiple_of(align_of::<T>())
+        {
+            return None;
+        }
+        let at = self.layout.chunk_offset(index) + self.layout.payload_offset;
+        let region = self.view.region();
+        if at.checked_add(size_of::<T>())? > region.len()
+            || !(region.as_ptr() as usize + at).is_multiple_of(align_of::<T>())
+        {
+            return None;
+        }
+        // SAFETY: `at + size_of::<T>() <= region.len()` (checked), so the address is inside
+        // the region's allocation.
+        NonNull::new(unsafe { region.as_ptr().add(at) })
+    }
+
+    /// Gives up write access to a loaned chunk: from now on it is held by the readers in
+    /// `readers` (bit mask) and, if `keep`, by the owner's history. Returns its index.
+    pub fn share(&mut self, loan: Loan, readers: u64, keep: bool) -> Result<u32, StoreError> {
+        let mask = (readers & !OWNER_BIT) | if keep { OWNER_BIT } else { 0 };
+        let index = loan.index;
+        if mask == 0 {
+            self.set_holders(index, 0);
+            self.pool.release(index).map_err(StoreError::Release)?;
+        } else {
+            self.set_holders(index, mask);
+        }
+        Ok(index)
+    }
+
+    /// Returns an unsent loan to the free list.
+    pub fn discard(&mut self, loan: Loan) -> Result<(), StoreError> {
+        self.share(loan, 0, false).map(|_| ())
+    }
+
+    /// Removes `bits` from the holders of chunk `index`; frees it when nobody holds it any
+    /// more. Returns whether it was freed. Bits that were not set are ignored, so a reader
+    /// returning a chunk twice, or a chunk it never had, cannot free someone else's chunk.
+    pub fn release(&mut self, index: u32, bits: u64) -> Result<bool, StoreError> {
+        let Some(word) = self.holders_word(index) else {
+            return Err(StoreError::Release(ReleaseError::OutOfRange {
+                index,
+                capacity: self.layout.count,
+            }));
+        };
+        let before = word.load(crate::sync::atomic::Ordering::Relaxed);
+        if before & bits == 0 {
+            return Ok(false);
+        }
+        let after = before & !bits;
+        word.store(after, crate::sync::atomic::Ordering::Relaxed);
+        if after == 0 {
+            self.pool.release(index).map_err(StoreError::Release)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Adds `bits` to the holders of chunk `index` if it is held at all (history replay).
+    pub fn add_holders(&mut self, index: u32, bits: u64) -> bool {
+        let held = self.holders(index);
+        if held == 0 {
+            return false;
+        }
+        self.set_holders(index, held | bits);
+        true
+    }
+
+    /// Removes reader `bits` from every chunk (the reader left or died); returns how many
+    /// chunks were freed.
+    pub fn release_everywhere(&mut self, bits: u64) -> Result<u32, StoreError> {
+        let mut freed = 0;
+        for index in 0..self.layout.count {
+            if self.holders(index) & bits != 0 && self.release(index, bits)? {
+                freed += 1;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Number of free chunks.
+    pub fn free_count(&self) -> u32 {
+        self.pool.free_count()
+    }
+}
+
+/// A reader's read-only handle to somebody else's segment.
+#[derive(Debug)]
+pub struct ChunkReader<R> {
+    view: View<R>,
+    layout: ChunkLayout,
+}
+
+impl<R: Region> ChunkReader<R> {
+    /// Opens a segment and checks that its stored geometry is `expected` and fits the
+    /// region. Nothing of the segment is trusted before this check.
+    pub fn open(region: R, expected: ChunkLayout) -> Result<Self, ChunkLayoutError> {
+        if region.len() < expected.segment_size {
+            return Err(ChunkLayoutError::Corrupted {
+                what: format!(
+                    "{} bytes mapped, {} expected",
+                    region.len(),
+                    expected.segment_size
+                ),
+            });
+        }
+        let view = View::new(region, 0, expected.segment_size)?;
+        let found = [
+            view.load_u64(0)?,
+            view.load_u64(8)?,
+            view.load_u64(16)?,
+            view.load_u64(24)?,
+            view.load_u64(32)?,
+            view.load_u64(40)?,
+        ];
+        let wanted = [
+            MAGIC,
+            u64::from(expected.count),
+            expected.stride as u64,
+            expected.chunks_offset as u64,
+            expected.payload_offset as u64,
+            expected.payload_size as u64,
+        ];
+        if found != wanted {
+            return Err(ChunkLayoutError::Corrupted {
+                what: format!("header {found:?}, expected {wanted:?}"),
+            });
+        }
+        Ok(Self {
+            view,
+            layout: expected,
+        })
+    }
+
+    /// The header of chunk `index`; `None` if out of range.
+    pub fn header(&self, index: u32) -> Option<ChunkHeader> {
+        if index >= self.layout.count {
+            return None;
+        }
+        let base = self.layout.chunk_offset(index);
+        Some(ChunkHeader {
+            origin: self.view.load_u64(base).ok()?,
+            sequence: self.view.load_u64(base + 8).ok()?,
+            timestamp_ns: self.view.load_u64(base + 16).ok()?,
+        })
+    }
+
+    /// The payload bytes of chunk `index` (`payload_size` long); `None` if out of range.
+    ///
+    /// The owner does not write a chunk between handing its index to a reader and getting
+    /// it back, so the bytes are stable while the reader holds the chunk — for an honest
+    /// owner. A hostile owner can still change them (it has the segment writable); types
+    /// whose every bit pattern is valid are immune to that, see `message::validate`.
+    pub fn payload(&self, index: u32) -> Option<&[u8]> {
+        if index >= self.layout.count {
+            return None;
+        }
+        let at = self.layout.chunk_offset(index) + self.layout.payload_offset;
+        if at.checked_add(self.layout.payload_size)? > self.view.len() {
+            return None;
+        }
+        let region = self.view.region();
+        // SAFETY: `at + payload_size <= view.len() <= region.len()` (the view was checked
+        // against the region in `View::new`), so the slice lies inside the mapping, which
+        // the `Region` contract keeps mapped and initialised while `self` lives (the borrow
+        // of `self` bounds the slice). No one in this process writes it (read-only region
+        // or, for tests, a region nobody writes while readers hold the chunk); the owner's
+        // protocol above keeps the bytes unchanged while the reader holds the chunk.
+        Some(unsafe {
+            std::slice::from_raw_parts(region.as_ptr().add(at), self.layout.payload_size)
+        })
+    }
+
+    /// The segment's geometry.
+    pub fn layout(&self) -> &ChunkLayout {
+        &self.layout
+    }
+}
+
+impl<R: Region + Clone> ChunkReader<R> {
+    /// Validates chunk `index`'s payload as a `T` and returns a typed handle that keeps the
+    /// segment mapped.
+    pub fn hold<T: ShmMessage>(&self, index: u32) -> Result<HeldPayload<T, R>, HoldError> {
+        let bytes = self.payload(index).ok_or(HoldError::OutOfRange {
+            index,
+            count: self.layout.count,
+        })?;
+        let bytes = bytes.get(..size_of::<T>()).ok_or(HoldError::TooSmall {
+            size: size_of::<T>(),
+            payload_size: bytes.len(),
+        })?;
+        let value: &T = crate::message::try_ref_from_bytes(bytes)?;
+        Ok(HeldPayload {
+            ptr: NonNull::from(value),
+            _region: self.view.region().clone(),
+        })
+    }
+}
+
+/// Why a chunk could not be read as a `T`.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// The index is not a chunk of the segment.
+    #[error(
+        "chunk index {index} is out of range (the segment has {count}); the publisher's queue entry is corrupted"
+    )]
+    OutOfRange {
+        /// The index.
+        index: u32,
+        /// Chunks in the segment.
+        count: u32,
+    },
+    /// The chunk's payload is smaller than a `T`.
+    #[error(
+        "a {size}-byte message does not fit the {payload_size}-byte payload of the publisher's chunks"
+    )]
+    TooSmall {
+        /// Size of the type.
+        size: usize,
+        /// Payload size.
+        payload_size: usize,
+    },
+    /// The bytes are not a valid `T`.
+    #[error(transparent)]
+    Invalid(#[from] crate::message::ValidationError),
+}
+
+/// A validated, read-only view of a chunk's payload that keeps the segment mapped.
+#[derive(Debug)]
+pub struct HeldPayload<T, R> {
+    ptr: NonNull<T>,
+    _region: R,
+}
+
+impl<T, R> std::ops::Deref for HeldPayload<T, R> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `ptr` came from a `&T` that `try_ref_from_bytes` validated (size,
+        // alignment, bit validity) inside the region; `_region` keeps that memory mapped for
+        // the life of `self`; the owner does not write the chunk while a reader holds it
+        // (protocol in the module docs).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+// SAFETY: a shared, read-only view; sending it to another thread is like sending `&T`,
+// which needs `T: Sync`; `R` keeps the mapping and must be `Send`.
+unsafe impl<T: Sync, R: Send> Send for HeldPayload<T, R> {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::os::mmap::HeapMapping;
+    use std::sync::Arc;
+
+    #[test]
+    fn loan_share_release_round_trip() {
+        let layout = ChunkLayout::new(4, 24, 8).unwrap();
+        let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
+        let mut store = ChunkStore::create(heap.clone(), layout).unwrap();
+        let reader = ChunkReader::open(heap.clone(), layout).unwrap();
+        let loan = store.allocate().unwrap().unwrap();
+        store
+            .payload_uninit::<[u64; 3]>(&loan)
+            .unwrap()
+            .write([1, 2, 3]);
+        store.write_header(
+            &loan,
+            ChunkHeader {
+                origin: 9,
+                sequence: 1,
+                timestamp_ns: 5,
+            },
+        );
+        assert!(store.payload_uninit::<[u64; 4]>(&loan).is_none());
+        let index = store.share(loan, 0b101, false).unwrap();
+        assert_eq!(store.free_count(), 3);
+        assert_eq!(reader.header(index).unwrap().sequence, 1);
+        let bytes = reader.payload(index).unwrap();
+        assert_eq!(bytes.len(), 24);
+        assert_eq!(bytes[8], 2);
+        assert!(!store.release(index, 0b1).unwrap());
+        assert!(
+            !store.release(index, 0b1).unwrap(),
+            "a second return is ignored"
+        );
+        assert!(store.release(index, 0b100).unwrap());
+        assert_eq!(store.free_count(), 4);
+        assert!(reader.payload(4).is_none());
+    }
+
+    #[test]
+    fn exhaustion_and_departed_readers() {
+        let layout = ChunkLayout::new(2, 8, 8).unwrap();
+        let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
+        let mut store = ChunkStore::create(heap, layout).unwrap();
+        let a = store.allocate().unwrap().unwrap();
+        let b = store.allocate().unwrap().unwrap();
+        assert!(store.allocate().unwrap().is_none());
+        store.share(a, 0b11, false).unwrap();
+        store.share(b, 0b10, true).unwrap();
+        assert_eq!(store.release_everywhere(0b10).unwrap(), 0);
+        assert_eq!(store.release_everywhere(0b1).unwrap(), 1);
+        assert_eq!(store.free_count(), 1);
+        assert!(store.release(1, OWNER_BIT).unwrap());
+        assert_eq!(store.free_count(), 2);
+    }
+
+    #[test]
+    fn a_reader_rejects_a_foreign_geometry() {
+        let layout = ChunkLayout::new(2, 8, 8).unwrap();
+        let heap = Arc::new(HeapMapping::new(layout.segment_size + 4096).unwrap());
+        ChunkStore::create(heap.clone(), layout).unwrap();
+        let other = ChunkLayout::new(3, 8, 8).unwrap();
+        assert!(ChunkReader::open(heap.clone(), other).is_err());
+        assert!(ChunkLayout::new(0, 8, 8).is_err());
+        assert!(ChunkLayout::new(u64::from(MAX_CHUNKS) + 1, 8, 8).is_err());
+        assert!(ChunkLayout::new(1, usize::MAX - 10, 8).is_err());
+    }
+}

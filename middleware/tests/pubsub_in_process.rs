@@ -1,0 +1,261 @@
+//! Publish-subscribe within one process (two ports over real shared memory): the data
+//! path, history, overflow accounting, QoS and type checks, and cleanup.
+
+use std::time::Duration;
+
+use shmbus::service::{OverflowPolicy, ServiceError};
+use shmbus::{Config, FixedString, Node, Service, ShmMessage};
+
+#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+struct Reading {
+    seq: u64,
+    value: f64,
+    label: FixedString<16>,
+}
+
+#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+struct Other {
+    seq: u64,
+    value: f32,
+}
+
+fn node(test: &str) -> Node {
+    let root = std::env::temp_dir().join(format!("shmbus-it-{}", std::process::id()));
+    let config = Config::default()
+        .with_domain(format!("ip_{test}_{}", std::process::id()))
+        .unwrap()
+        .with_runtime_dir(root)
+        .unwrap();
+    Node::builder().name(test).config(config).create().unwrap()
+}
+
+fn leftovers(node: &Node) -> Vec<String> {
+    let prefix = node.config().shm_prefix();
+    let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    if let Ok(dir) = std::fs::read_dir(node.config().domain_dir().join("services")) {
+        found.extend(dir.filter_map(|e| e.ok()?.file_name().into_string().ok()));
+    }
+    found
+}
+
+#[test]
+fn samples_flow_in_order_and_nothing_is_left_behind() {
+    let node = node("flow");
+    {
+        let service = Service::publish_subscribe::<Reading>(&node, "sensors/temp")
+            .subscriber_buffer(8)
+            .open_or_create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let subscriber = service.subscriber().create().unwrap();
+        for i in 1..=100u64 {
+            let mut sample = publisher.loan().unwrap();
+            sample.seq = i;
+            sample.value = i as f64 * 0.5;
+            sample.label = FixedString::try_from("celsius").unwrap();
+            assert_eq!(sample.send().unwrap(), 1);
+            let got = subscriber.receive().unwrap().expect("a sample");
+            assert_eq!(got.seq, i);
+            assert_eq!(got.sequence(), i);
+            assert_eq!(got.publisher_id(), publisher.id());
+            assert_eq!(&*got.label, "celsius");
+        }
+        assert!(subscriber.receive().unwrap().is_none());
+        let total = service.qos().max_loans
+            + service.qos().history
+            + service.qos().max_subscribers * (8 + service.qos().max_borrowed + 1);
+        assert_eq!(publisher.free_chunks(), total, "every chunk came back");
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}
+
+#[test]
+fn overflow_is_counted_exactly_and_history_reaches_late_joiners() {
+    let node = node("overflow");
+    let service = Service::publish_subscribe::<Other>(&node, "fast")
+        .subscriber_buffer(4)
+        .history(2)
+        .create()
+        .unwrap();
+    let publisher = service.publisher().create().unwrap();
+    let early = service.subscriber().create().unwrap();
+    for i in 1..=10 {
+        publisher.send_copy(&Other { seq: i, value: 0.0 }).unwrap();
+    }
+    let late = service.subscriber().create().unwrap();
+    publisher.update_connections();
+    let mut got = Vec::new();
+    while let Some(s) = early.receive().unwrap() {
+        got.push(s.seq);
+    }
+    assert_eq!(got, [7, 8, 9, 10]);
+    assert_eq!(early.missed(), 6);
+    let mut got = Vec::new();
+    while let Some(s) = late.receive().unwrap() {
+        got.push(s.seq);
+    }
+    assert_eq!(got, [9, 10], "history of 2");
+    assert_eq!(late.missed(), 0);
+}
+
+#[test]
+fn backpressure_policies() {
+    let node = node("backpressure");
+    let discard = Service::publish_subscribe::<Other>(&node, "discard")
+        .subscriber_buffer(2)
+        .overflow(OverflowPolicy::Discard)
+        .create()
+        .unwrap();
+    let publisher = discard.publisher().create().unwrap();
+    let subscriber = discard.subscriber().create().unwrap();
+    for i in 1..=5 {
+        publisher.send_copy(&Other { seq: i, value: 0.0 }).unwrap();
+    }
+    assert_eq!(publisher.discarded(), 3);
+    assert_eq!(subscriber.receive().unwrap().unwrap().seq, 1);
+
+    let error = Service::publish_subscribe::<Other>(&node, "error")
+        .subscriber_buffer(1)
+        .overflow(OverflowPolicy::Error)
+        .create()
+        .unwrap();
+    let publisher = error.publisher().create().unwrap();
+    let _subscriber = error.subscriber().create().unwrap();
+    publisher.send_copy(&Other { seq: 1, value: 0.0 }).unwrap();
+    let err = publisher
+        .send_copy(&Other { seq: 2, value: 0.0 })
+        .unwrap_err();
+    assert!(err.to_string().contains("buffer full"), "{err}");
+
+    let block = Service::publish_subscribe::<Other>(&node, "block")
+        .subscriber_buffer(1)
+        .overflow(OverflowPolicy::Block)
+        .create()
+        .unwrap();
+    let publisher = block
+        .publisher()
+        .send_timeout(Duration::from_millis(20))
+        .create()
+        .unwrap();
+    let _subscriber = block.subscriber().create().unwrap();
+    publisher.send_copy(&Other { seq: 1, value: 0.0 }).unwrap();
+    let err = publisher
+        .send_copy(&Other { seq: 2, value: 0.0 })
+        .unwrap_err();
+    assert!(err.to_string().contains("made no room"), "{err}");
+}
+
+#[test]
+fn type_and_qos_mismatches_are_explained() {
+    let node = node("mismatch");
+    let _service = Service::publish_subscribe::<Reading>(&node, "typed")
+        .max_subscribers(2)
+        .create()
+        .unwrap();
+    let err = Service::publish_subscribe::<Other>(&node, "typed")
+        .open()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ServiceError::TypeMismatch(_)), "{text}");
+    assert!(
+        text.contains("field `value`: f64 at offset 8 vs f32 at offset 8"),
+        "{text}"
+    );
+    let err = Service::publish_subscribe::<Reading>(&node, "typed")
+        .max_subscribers(4)
+        .open()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("offers max_subscribers = 2, but 4 was requested"),
+        "{err}"
+    );
+    assert!(
+        Service::publish_subscribe::<Reading>(&node, "typed")
+            .max_subscribers(1)
+            .open()
+            .is_ok()
+    );
+    let err = Service::publish_subscribe::<Reading>(&node, "typed")
+        .create()
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::AlreadyExists { .. }), "{err}");
+    let err = Service::publish_subscribe::<Reading>(&node, "absent")
+        .open()
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err}");
+    let err = Service::publish_subscribe::<Reading>(&node, "bad//name")
+        .open_or_create()
+        .unwrap_err();
+    assert!(err.to_string().contains("empty segment"), "{err}");
+}
+
+#[test]
+fn limits_are_errors() {
+    let node = node("limits");
+    let service = Service::publish_subscribe::<Other>(&node, "limits")
+        .max_publishers(1)
+        .max_subscribers(1)
+        .max_loans(1)
+        .max_borrowed(1)
+        .create()
+        .unwrap();
+    let publisher = service.publisher().create().unwrap();
+    assert!(
+        service
+            .publisher()
+            .create()
+            .unwrap_err()
+            .to_string()
+            .contains("maximum of 1 publishers")
+    );
+    let subscriber = service.subscriber().create().unwrap();
+    assert!(service.subscriber().create().is_err());
+    let loan = publisher.loan().unwrap();
+    assert!(
+        publisher
+            .loan()
+            .unwrap_err()
+            .to_string()
+            .contains("loaned samples")
+    );
+    drop(loan);
+    publisher.send_copy(&Other { seq: 1, value: 1.0 }).unwrap();
+    publisher.send_copy(&Other { seq: 2, value: 1.0 }).unwrap();
+    let first = subscriber.receive().unwrap().unwrap();
+    assert!(
+        subscriber
+            .receive()
+            .unwrap_err()
+            .to_string()
+            .contains("holds 1 samples")
+    );
+    drop(first);
+    assert_eq!(subscriber.receive().unwrap().unwrap().seq, 2);
+    let err = Service::publish_subscribe::<Other>(&node, "q")
+        .max_subscribers(64)
+        .create()
+        .unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+}
+
+#[test]
+fn timeouts_return_none() {
+    let node = node("timeout");
+    let service = Service::publish_subscribe::<Other>(&node, "quiet")
+        .create()
+        .unwrap();
+    let subscriber = service.subscriber().create().unwrap();
+    assert!(
+        subscriber
+            .receive_timeout(Duration::from_millis(5))
+            .unwrap()
+            .is_none()
+    );
+}
