@@ -1,0 +1,43 @@
+//! Receives the counter that `cargo run --example publisher` sends:
+//! `cargo run --example subscriber`.
+
+use std::time::Duration;
+
+use shmbus::{Node, Service, ShmMessage};
+
+/// The message both examples agree on (declared again here: the layout hash, not the
+/// crate path, decides whether two processes can talk).
+#[derive(ShmMessage, Debug, Clone, Copy)]
+#[repr(C)]
+pub struct Counter {
+    /// Increments by one per sample.
+    pub count: u64,
+    /// `count` squared.
+    pub square: u64,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::builder().name("subscriber").create()?;
+    let service = Service::publish_subscribe::<Counter>(&node, "examples/counter")
+        .history(1)
+        .open_or_create()?;
+    let subscriber = service.subscriber().create()?;
+    println!("waiting for samples on examples/counter; Ctrl-C to stop");
+    loop {
+        match subscriber.receive_timeout(Duration::from_secs(1))? {
+            Some(sample) => {
+                let ok = sample.square == sample.count * sample.count;
+                println!(
+                    "received {} (sequence {}, {})",
+                    sample.count,
+                    sample.sequence(),
+                    if ok { "valid" } else { "CORRUPT" }
+                );
+            }
+            None => println!(
+                "nothing for a second (missed so far: {})",
+                subscriber.missed()
+            ),
+        }
+    }
+}
