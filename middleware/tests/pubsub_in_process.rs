@@ -259,3 +259,19 @@ fn timeouts_return_none() {
             .is_none()
     );
 }
+
+#[test]
+fn a_publisher_leaving_with_queued_samples_leaves_nothing_behind() {
+    let node = node("drain");
+    {
+        let service = Service::publish_subscribe::<Other>(&node, "drain")
+            .create()
+            .unwrap();
+        let subscriber = service.subscriber().create().unwrap();
+        let publisher = service.publisher().create().unwrap();
+        publisher.send_copy(&Other { seq: 1, value: 0.0 }).unwrap();
+        drop(publisher);
+        drop(subscriber);
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

@@ -547,6 +547,19 @@ impl<T: ShmMessage> Publisher<T> {
 
 impl<T> Drop for Publisher<T> {
     fn drop(&mut self) {
+        let queued = self
+            .state
+            .get_mut()
+            .connections
+            .iter()
+            .flatten()
+            .any(|c| !c.deliver.is_empty());
+        if queued {
+            // Samples are still on their way: let the subscribers read them first.
+            self.service.drain_slot(self.claim.slot);
+            tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "publisher left; its queued samples stay readable");
+            return;
+        }
         self.service
             .release_slot(PortKind::Publisher, self.claim.slot);
         if let Err(error) = shm::unlink(&self.segment_name) {

@@ -244,6 +244,15 @@ impl<T: ShmMessage> Subscriber<T> {
         if limited {
             return Err(ReceiveError::TooManyBorrowed { max });
         }
+        // Publishers that left with samples queued: free them once everything is read.
+        for p in 0..publishers {
+            if let Some(connection) = &state.connections[p]
+                && state.delivers[p].is_empty()
+                && self.service.slot_is_draining(p)
+            {
+                self.service.finish_draining(p, connection.port);
+            }
+        }
         Ok(None)
     }
 

@@ -67,6 +67,8 @@ pub(crate) const LISTING_AT: usize = 1024;
 pub(crate) const LISTING_MAX: usize = HEADER_SIZE - LISTING_AT;
 
 pub(crate) const STATE_READY: u64 = 1;
+/// A departed publisher whose samples are still queued for subscribers.
+pub(crate) const STATE_DRAINING: u64 = 2;
 pub(crate) const PATTERN_PUBSUB: u64 = 1;
 
 /// Byte offsets inside a port slot.

@@ -589,7 +589,7 @@ impl Registry {
         // SYNC(acquire): pairs with the release store of `state` in `claim_slot`: a ready
         // state makes the epoch and port written before it visible.
         let state = self.word(at + SLOT_STATE)?.load(Ordering::Acquire);
-        if state != STATE_READY {
+        if state != STATE_READY && state != STATE_DRAINING {
             return None;
         }
         let owner = self.word(at + SLOT_OWNER)?.load(Ordering::Acquire);
@@ -630,6 +630,70 @@ impl Registry {
             }
         }
         None
+    }
+
+    /// Leaves a publisher slot whose samples are still queued: subscribers can still map
+    /// the segment and read them; the last one to drain it frees the slot
+    /// ([`Registry::finish_draining`]).
+    pub(crate) fn drain_slot(&self, slot: usize) {
+        let at = PortKind::Publisher.slot_at(&self.geometry, slot);
+        if let Some(state) = self.word(at + SLOT_STATE) {
+            state.store(STATE_DRAINING, Ordering::Release);
+            self.bump_generation();
+        }
+    }
+
+    /// Frees a draining publisher slot once every delivery queue of it is empty, and
+    /// removes its segment (readers keep their mappings). Returns whether it did.
+    pub(crate) fn finish_draining(&self, slot: usize, port: u64) -> bool {
+        let at = PortKind::Publisher.slot_at(&self.geometry, slot);
+        let empty = (0..self.qos().max_subscribers as usize)
+            .all(|s| self.deliver_consumer(slot, s).is_ok_and(|q| q.is_empty()));
+        let draining = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire)) == Some(port)
+            && self.word(at + SLOT_STATE).is_some_and(|w| {
+                w.compare_exchange(STATE_DRAINING, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            });
+        if !(empty && draining) {
+            if draining && let Some(w) = self.word(at + SLOT_STATE) {
+                w.store(STATE_DRAINING, Ordering::Release);
+            }
+            return false;
+        }
+        if let Ok(name) = self.segment_name(port) {
+            let _ = shm::unlink(&name);
+        }
+        if let Some(w) = self.word(at + SLOT_PORT) {
+            w.store(0, Ordering::Relaxed);
+        }
+        if let Some(w) = self.word(at + SLOT_OWNER) {
+            w.store(0, Ordering::Release);
+        }
+        self.bump_generation();
+        true
+    }
+
+    /// Whether publisher slot `p` is draining.
+    pub(crate) fn slot_is_draining(&self, p: usize) -> bool {
+        let at = PortKind::Publisher.slot_at(&self.geometry, p);
+        self.word(at + SLOT_STATE)
+            .is_some_and(|w| w.load(Ordering::Acquire) == STATE_DRAINING)
+    }
+
+    /// Removes the segments of draining publishers (the service is going away).
+    fn remove_draining(&self) {
+        for p in 0..self.qos().max_publishers as usize {
+            let at = PortKind::Publisher.slot_at(&self.geometry, p);
+            if self
+                .word(at + SLOT_STATE)
+                .map(|w| w.load(Ordering::Acquire))
+                == Some(STATE_DRAINING)
+                && let Some(port) = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire))
+                && let Ok(name) = self.segment_name(port)
+            {
+                let _ = shm::unlink(&name);
+            }
+        }
     }
 
     /// Frees a slot this node claimed.
@@ -829,8 +893,13 @@ impl Registry {
             || [PortKind::Publisher, PortKind::Subscriber]
                 .iter()
                 .any(|&kind| {
-                    (0..kind.count(self.qos()))
-                        .any(|i| used(self.word(kind.slot_at(&self.geometry, i) + SLOT_OWNER)))
+                    (0..kind.count(self.qos())).any(|i| {
+                        let at = kind.slot_at(&self.geometry, i);
+                        let draining = self
+                            .word(at + SLOT_STATE)
+                            .is_some_and(|w| w.load(Ordering::Acquire) == STATE_DRAINING);
+                        !draining && used(self.word(at + SLOT_OWNER))
+                    })
                 })
     }
 }
@@ -872,6 +941,7 @@ impl Drop for ServiceInner {
             drop(lock);
             return;
         }
+        self.remove_draining();
         if let Err(error) = shm::unlink(&self.shm_name) {
             tracing::warn!(service = %self.name, %error, "could not remove the service's shared memory");
         }

@@ -1,0 +1,104 @@
+//! A child process for the cross-process tests: `pubsub-child ROLE DOMAIN ROOT SERVICE [N]`.
+//! Prints `ready` once its port exists, then one result line.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use shmbus::service::OverflowPolicy;
+use shmbus::{Node, Service};
+use shmbus_tests::{Counted, HUGE_BYTES, Huge, checksum, config};
+
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, role, domain, root, service, rest @ ..] = args.as_slice() else {
+        return Err("usage: pubsub-child ROLE DOMAIN ROOT SERVICE [N]".into());
+    };
+    let node = Node::builder()
+        .name(role.as_str())
+        .config(config(domain, Path::new(root)))
+        .create()?;
+    match role.as_str() {
+        // Receives until the end marker; checks order (no loss) and checksums.
+        "subscribe-lossless" | "subscribe-lossy" => {
+            let lossless = role == "subscribe-lossless";
+            let builder =
+                Service::publish_subscribe::<Counted>(&node, service).subscriber_buffer(64);
+            let service = if lossless {
+                builder.overflow(OverflowPolicy::Block).open()?
+            } else {
+                builder.open()?
+            };
+            let subscriber = service.subscriber().create()?;
+            println!("ready");
+            let mut received = 0u64;
+            let mut last = 0;
+            loop {
+                let sample = subscriber.receive_blocking()?;
+                if sample.seq == 0 {
+                    break;
+                }
+                if sample.checksum != checksum(sample.seq)
+                    || sample.seq <= last
+                    || (lossless && sample.seq != last + 1)
+                {
+                    println!("bad sample {} after {last}", sample.seq);
+                    std::process::exit(1);
+                }
+                last = sample.seq;
+                received += 1;
+                if !lossless && received.is_multiple_of(1000) {
+                    std::thread::yield_now();
+                }
+            }
+            println!("ok {received} {}", subscriber.missed());
+        }
+        // Sends one sample as soon as the parent says so, and exits at once.
+        "publish-and-exit" => {
+            let service = Service::publish_subscribe::<Counted>(&node, service).open_or_create()?;
+            let publisher = service.publisher().create()?;
+            println!("ready");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let delivered = publisher.send_copy(&Counted {
+                seq: 7,
+                checksum: checksum(7),
+            })?;
+            println!("sent {delivered}");
+        }
+        // Opens or creates, subscribes, reports the first sample, waits for stdin to close.
+        "open-or-create" => {
+            let service = Service::publish_subscribe::<Counted>(&node, service)
+                .max_subscribers(8)
+                .open_or_create()?;
+            let subscriber = service.subscriber().create()?;
+            println!("ready");
+            let sample = subscriber.receive_blocking()?;
+            println!("got {}", sample.seq);
+            drop(sample);
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+        }
+        // Publishes one 16 MiB sample and waits for stdin to close.
+        "publish-huge" => {
+            let service = Service::publish_subscribe::<Huge>(&node, service)
+                .max_subscribers(1)
+                .open()?;
+            let publisher = service.publisher().create()?;
+            println!("ready");
+            let mut sample = publisher.loan()?;
+            sample.seq = 1;
+            for (i, b) in sample.data.iter_mut().enumerate() {
+                *b = (i % 251) as u8;
+            }
+            sample.data[HUGE_BYTES - 9] = 0xAB;
+            println!("sent {}", sample.send()?);
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+        }
+        other => return Err(format!("unknown role {other}").into()),
+    }
+    let _ = rest;
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Publish-subscribe between real processes (the `pubsub-child` binary).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use shmbus::service::OverflowPolicy;
+use shmbus::{Config, Node, Service};
+use shmbus_tests::{Counted, HUGE_BYTES, Huge, checksum, config, leftovers};
+
+struct Setup {
+    domain: String,
+    root: PathBuf,
+    config: Config,
+}
+
+fn setup(test: &str) -> Setup {
+    let domain = format!("pp_{test}_{}", std::process::id());
+    let root = std::env::temp_dir().join(format!("shmbus-pp-{test}-{}", std::process::id()));
+    Setup {
+        config: config(&domain, &root),
+        domain,
+        root,
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.root);
+    }
+}
+
+struct Peer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn start(setup: &Setup, role: &str, service: &str) -> Peer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pubsub-child"))
+            .args([role, &setup.domain, setup.root.to_str().unwrap(), service])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn pubsub-child");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut peer = Peer {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(peer.line(), "ready", "{role} did not start");
+        peer
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read child output");
+        line.trim().to_owned()
+    }
+
+    fn say(&mut self, text: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{text}").unwrap();
+    }
+
+    fn finish(mut self) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "child failed: {status}");
+    }
+}
+
+const LOSSLESS_SAMPLES: u64 = 1_000_000;
+
+#[test]
+fn one_publisher_four_subscribers_lossless() {
+    let setup = setup("lossless");
+    {
+        let node = Node::builder()
+            .name("pub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Counted>(&node, "stream")
+            .subscriber_buffer(64)
+            .overflow(OverflowPolicy::Block)
+            .create()
+            .unwrap();
+        let publisher = service
+            .publisher()
+            .send_timeout(Duration::from_secs(120))
+            .create()
+            .unwrap();
+        let peers: Vec<Peer> = (0..4)
+            .map(|_| Peer::start(&setup, "subscribe-lossless", "stream"))
+            .collect();
+        for seq in 1..=LOSSLESS_SAMPLES {
+            assert_eq!(
+                publisher
+                    .send_copy(&Counted {
+                        seq,
+                        checksum: checksum(seq)
+                    })
+                    .unwrap(),
+                4
+            );
+        }
+        publisher
+            .send_copy(&Counted {
+                seq: 0,
+                checksum: 0,
+            })
+            .unwrap();
+        for mut peer in peers {
+            assert_eq!(peer.line(), format!("ok {LOSSLESS_SAMPLES} 0"));
+            peer.finish();
+        }
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}
+
+#[test]
+fn overflow_accounting_is_exact_across_processes() {
+    let setup = setup("lossy");
+    {
+        let node = Node::builder()
+            .name("pub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Counted>(&node, "lossy")
+            .subscriber_buffer(64)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let peers: Vec<Peer> = (0..2)
+            .map(|_| Peer::start(&setup, "subscribe-lossy", "lossy"))
+            .collect();
+        let sent = 200_000;
+        for seq in 1..=sent {
+            publisher
+                .send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })
+                .unwrap();
+        }
+        publisher
+            .send_copy(&Counted {
+                seq: 0,
+                checksum: 0,
+            })
+            .unwrap();
+        for mut peer in peers {
+            let line = peer.line();
+            let parts: Vec<u64> = line
+                .split(' ')
+                .skip(1)
+                .map(|p| p.parse().unwrap())
+                .collect();
+            assert_eq!(
+                parts[0] + parts[1],
+                sent,
+                "received + missed = sent ({line})"
+            );
+            peer.finish();
+        }
+    }
+    assert!(leftovers(&setup.config).is_empty());
+}
+
+#[test]
+fn a_sample_sent_just_before_the_publisher_exits_arrives() {
+    let setup = setup("exit");
+    {
+        let node = Node::builder()
+            .name("sub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Counted>(&node, "last-words")
+            .open_or_create()
+            .unwrap();
+        let mut peer = Peer::start(&setup, "publish-and-exit", "last-words");
+        let subscriber = service.subscriber().create().unwrap();
+        peer.say("go");
+        assert_eq!(peer.line(), "sent 1");
+        peer.finish();
+        let sample = subscriber
+            .receive_timeout(Duration::from_secs(60))
+            .unwrap()
+            .expect("the sample");
+        assert_eq!(
+            *sample,
+            Counted {
+                seq: 7,
+                checksum: checksum(7)
+            }
+        );
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}
+
+#[test]
+fn eight_processes_open_or_create_one_service() {
+    let setup = setup("race");
+    let mut peers: Vec<Peer> = (0..8)
+        .map(|_| Peer::start(&setup, "open-or-create", "shared"))
+        .collect();
+    let objects: Vec<String> = leftovers(&setup.config)
+        .into_iter()
+        .filter(|n| n.contains(".ps."))
+        .collect();
+    assert_eq!(objects.len(), 1, "one service object: {objects:?}");
+    {
+        let node = Node::builder()
+            .name("pub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Counted>(&node, "shared")
+            .open()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        assert_eq!(
+            publisher
+                .send_copy(&Counted {
+                    seq: 5,
+                    checksum: 0
+                })
+                .unwrap(),
+            8
+        );
+        for peer in &mut peers {
+            assert_eq!(peer.line(), "got 5");
+        }
+    }
+    for peer in peers {
+        peer.finish();
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}
+
+#[test]
+fn a_16_mib_sample_crosses_processes_in_place() {
+    let setup = setup("huge");
+    {
+        let node = Node::builder()
+            .name("sub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Huge>(&node, "huge")
+            .max_subscribers(1)
+            .subscriber_buffer(1)
+            .max_borrowed(1)
+            .max_loans(1)
+            .create()
+            .unwrap();
+        let subscriber = service.subscriber().create().unwrap();
+        let mut peer = Peer::start(&setup, "publish-huge", "huge");
+        assert_eq!(peer.line(), "sent 1");
+        let sample = subscriber
+            .receive_timeout(Duration::from_secs(60))
+            .unwrap()
+            .expect("the sample");
+        assert_eq!(sample.seq, 1);
+        assert_eq!(sample.data[HUGE_BYTES - 9], 0xAB);
+        assert!(
+            sample.data[..HUGE_BYTES - 9]
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == (i % 251) as u8)
+        );
+        drop(sample);
+        peer.finish();
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}
