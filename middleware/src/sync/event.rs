@@ -213,6 +213,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "sleeps in futex(2), a system call Miri cannot run")]
     fn no_lost_wakeups_under_stress() {
         const N: u32 = if cfg!(miri) { 20 } else { 20_000 };
         let heap = HeapMapping::new(64).unwrap();
