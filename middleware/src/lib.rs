@@ -32,7 +32,7 @@ pub mod sync;
 pub use config::Config;
 pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
 pub use node::{Node, NodeId};
-pub use port::{Publisher, Sample, SampleMut, Subscriber};
+pub use port::{Publisher, Sample, SampleMut, Subscriber, WaitSet};
 pub use service::{OverflowPolicy, PubSubService, Service};
 
 #[doc(hidden)]

@@ -21,14 +21,45 @@ struct Other {
     value: f32,
 }
 
-fn node(test: &str) -> Node {
-    let root = std::env::temp_dir().join(format!("shmbus-it-{}", std::process::id()));
+/// A node in its own domain and runtime folder; when dropped (at the end of a test that
+/// passed), the folder must be empty: every file the test's services made is gone.
+struct TestNode {
+    node: Option<Node>,
+    root: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TestNode {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        self.node
+            .as_ref()
+            .expect("the node lives until the TestNode is dropped")
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        drop(self.node.take());
+        let removed = std::fs::remove_dir(&self.root);
+        if !std::thread::panicking() {
+            removed.unwrap_or_else(|e| {
+                panic!("runtime folder {} not left empty: {e}", self.root.display())
+            });
+        }
+    }
+}
+
+fn node(test: &str) -> TestNode {
+    let root = std::env::temp_dir().join(format!("shmbus-it-{test}-{}", std::process::id()));
     let config = Config::default()
         .with_domain(format!("ip_{test}_{}", std::process::id()))
         .unwrap()
-        .with_runtime_dir(root)
+        .with_runtime_dir(&root)
         .unwrap();
-    Node::builder().name(test).config(config).create().unwrap()
+    TestNode {
+        node: Some(Node::builder().name(test).config(config).create().unwrap()),
+        root,
+    }
 }
 
 fn leftovers(node: &Node) -> Vec<String> {
@@ -272,6 +303,83 @@ fn a_publisher_leaving_with_queued_samples_leaves_nothing_behind() {
         publisher.send_copy(&Other { seq: 1, value: 0.0 }).unwrap();
         drop(publisher);
         drop(subscriber);
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}
+
+#[test]
+fn a_waitset_reports_exactly_the_ready_subscribers() {
+    use shmbus::WaitSet;
+    use shmbus::port::{AttachError, WaitError};
+    let node = node("waitset");
+    {
+        let a = Service::publish_subscribe::<u64>(&node, "ws/a")
+            .create()
+            .unwrap();
+        let b = Service::publish_subscribe::<u64>(&node, "ws/b")
+            .create()
+            .unwrap();
+        let (sub_a, sub_b) = (
+            a.subscriber().create().unwrap(),
+            b.subscriber().create().unwrap(),
+        );
+        let pub_b = b.publisher().create().unwrap();
+        let mut waitset = WaitSet::new();
+        let id_a = waitset.attach(&sub_a).unwrap();
+        let id_b = waitset.attach(&sub_b).unwrap();
+        assert_eq!((id_a.index(), id_b.index(), waitset.len()), (0, 1, 2));
+        // Nothing sent: the wait times out with nothing ready.
+        let ready = waitset.wait_timeout(Duration::from_millis(10)).unwrap();
+        assert!(ready.is_empty());
+        // A sample from another thread wakes the sleeping wait set; only `b` is ready.
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                pub_b.send_copy(&42).unwrap();
+            });
+            let ready = waitset.wait_blocking().unwrap();
+            assert!(ready.contains(id_b) && !ready.contains(id_a), "{ready:?}");
+            assert_eq!(ready.iter().collect::<Vec<_>>(), vec![id_b]);
+        });
+        assert_eq!(*sub_b.receive().unwrap().unwrap(), 42);
+        assert!(waitset.ready().is_empty());
+        // A publisher that joins later with history makes its subscriber ready too.
+        let late = Service::publish_subscribe::<u64>(&node, "ws/c")
+            .history(1)
+            .create()
+            .unwrap();
+        let pub_c = late.publisher().create().unwrap();
+        pub_c.send_copy(&7).unwrap();
+        let sub_c = late.subscriber().create().unwrap();
+        pub_c.update_connections();
+        let mut three = WaitSet::new();
+        three.attach(&sub_a).unwrap();
+        let id_c = three.attach(&sub_c).unwrap();
+        assert!(
+            three
+                .wait_timeout(Duration::from_secs(10))
+                .unwrap()
+                .contains(id_c)
+        );
+        // Limits and misuse are errors, not hangs.
+        let mut full = WaitSet::new();
+        for _ in 0..128 {
+            full.attach(&sub_a).unwrap();
+        }
+        assert!(matches!(
+            full.attach(&sub_a),
+            Err(AttachError::TooMany { max: 128 })
+        ));
+        assert!(matches!(
+            WaitSet::new().wait_blocking(),
+            Err(WaitError::Empty)
+        ));
+        assert!(
+            WaitSet::new()
+                .wait_timeout(Duration::from_millis(1))
+                .unwrap()
+                .is_empty()
+        );
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }

@@ -296,3 +296,75 @@ fn a_16_mib_sample_crosses_processes_in_place() {
         leftovers(&setup.config)
     );
 }
+
+#[test]
+fn a_waitset_waits_on_two_services_of_another_process() {
+    const N: u64 = 20_000;
+    let setup = setup("waitset");
+    {
+        let node = Node::builder()
+            .name("pub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let create = |name: &str| {
+            Service::publish_subscribe::<Counted>(&node, name)
+                .subscriber_buffer(64)
+                .overflow(OverflowPolicy::Block)
+                .create()
+                .unwrap()
+        };
+        let services = [create("ws/a"), create("ws/b")];
+        let publishers: Vec<_> = services
+            .iter()
+            .map(|s| {
+                s.publisher()
+                    .send_timeout(Duration::from_secs(120))
+                    .create()
+                    .unwrap()
+            })
+            .collect();
+        let mut peer = Peer::start(&setup, "waitset", "ws");
+        // Uneven bursts on the two services, so the child sleeps on both, wakes for either,
+        // and sometimes finds both ready.
+        let mut next = [1u64; 2];
+        let mut round = 0u64;
+        while next[0] <= N || next[1] <= N {
+            round += 1;
+            let k = usize::from(round.is_multiple_of(3));
+            for _ in 0..(round % 7) + 1 {
+                if next[k] <= N {
+                    let seq = next[k];
+                    assert_eq!(
+                        publishers[k]
+                            .send_copy(&Counted {
+                                seq,
+                                checksum: checksum(seq)
+                            })
+                            .unwrap(),
+                        1
+                    );
+                    next[k] += 1;
+                }
+            }
+            if round.is_multiple_of(64) {
+                std::thread::yield_now();
+            }
+        }
+        for publisher in &publishers {
+            publisher
+                .send_copy(&Counted {
+                    seq: 0,
+                    checksum: 0,
+                })
+                .unwrap();
+        }
+        assert_eq!(peer.line(), format!("ok {N} {N} true"));
+        peer.finish();
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}

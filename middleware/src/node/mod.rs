@@ -296,7 +296,7 @@ mod tests {
     use super::*;
 
     fn config(tag: &str) -> Config {
-        let root = std::env::temp_dir().join(format!("shmbus-node-test-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("shmbus-node-{tag}-{}", std::process::id()));
         Config::default()
             .with_domain(format!("nodetest_{tag}"))
             .unwrap()
@@ -329,6 +329,7 @@ mod tests {
         drop(b);
         assert!(Node::list(&config).unwrap().is_empty());
         assert!(!config.domain_dir().exists());
+        std::fs::remove_dir(config.runtime_dir()).unwrap();
     }
 
     #[test]
@@ -341,5 +342,7 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, NodeCreateError::InvalidName(_)), "{err}");
         }
+        // Nothing was created, not even the runtime folder.
+        assert!(!config("names").runtime_dir().exists());
     }
 }

@@ -93,6 +93,93 @@ pub fn wake(word: &AtomicU32, count: u32) -> Result<usize, FutexError> {
     })
 }
 
+/// The most words one [`wait_any`] can watch (`FUTEX_WAITV_MAX` in the kernel).
+pub const WAIT_ANY_MAX: usize = 128;
+
+/// Sleeps while *every* word of `words` holds its expected value, at most `timeout`
+/// (relative) if given: a wake on any of them, or a change of any of them, ends it.
+///
+/// This is `futex_waitv(2)` (Linux 5.16 or later) with 32-bit shared (not private) futexes
+/// and an absolute `CLOCK_MONOTONIC` deadline. As with [`wait`], the kernel compares all
+/// words and enqueues atomically, so a wake that follows a change is never lost. At most
+/// [`WAIT_ANY_MAX`] words; an empty slice just sleeps for the timeout.
+#[cfg(not(loom))]
+pub fn wait_any(
+    words: &[(&AtomicU32, u32)],
+    timeout: Option<Duration>,
+) -> Result<WaitOutcome, FutexError> {
+    use rustix::thread::futex;
+    if words.len() > WAIT_ANY_MAX {
+        return Err(FutexError {
+            operation: "waitv",
+            errno: Errno::INVAL,
+        });
+    }
+    if words.is_empty() {
+        if let Some(timeout) = timeout {
+            std::thread::sleep(timeout);
+        }
+        return Ok(WaitOutcome::TimedOut);
+    }
+    let mut waiters = [futex::Wait::new(); WAIT_ANY_MAX];
+    for (waiter, (word, expected)) in waiters.iter_mut().zip(words) {
+        waiter.val = u64::from(*expected);
+        waiter.uaddr = futex::WaitPtr::new(word.as_ptr().cast());
+        waiter.flags = futex::WaitFlags::SIZE_U32;
+    }
+    let deadline = timeout.map(|t| {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let nanos = u128::try_from(now.tv_nsec).unwrap_or(0) + t.as_nanos();
+        let secs = u64::try_from(now.tv_sec)
+            .unwrap_or(0)
+            .saturating_add(u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX));
+        futex::Timespec {
+            tv_sec: i64::try_from(secs).unwrap_or(i64::MAX),
+            tv_nsec: (nanos % 1_000_000_000) as i64,
+        }
+    });
+    match futex::waitv(
+        &waiters[..words.len()],
+        futex::WaitvFlags::empty(),
+        deadline.as_ref(),
+        rustix::time::ClockId::Monotonic,
+    ) {
+        Ok(_) => Ok(WaitOutcome::Woken),
+        Err(Errno::AGAIN) => Ok(WaitOutcome::ValueChanged),
+        Err(Errno::TIMEDOUT) => Ok(WaitOutcome::TimedOut),
+        Err(Errno::INTR) => Ok(WaitOutcome::Interrupted),
+        Err(errno) => {
+            tracing::debug!(%errno, "futex waitv failed");
+            Err(FutexError {
+                operation: "waitv",
+                errno,
+            })
+        }
+    }
+}
+
+/// Sleeps while every word holds its expected value (loom model: like [`wait`]).
+#[cfg(loom)]
+pub fn wait_any(
+    words: &[(&AtomicU32, u32)],
+    timeout: Option<Duration>,
+) -> Result<WaitOutcome, FutexError> {
+    use crate::sync::atomic::Ordering;
+    let (lock, queue) = &*model::BUCKET;
+    let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if words
+        .iter()
+        .any(|(word, expected)| word.load(Ordering::SeqCst) != *expected)
+    {
+        return Ok(WaitOutcome::ValueChanged);
+    }
+    if timeout.is_some() {
+        return Ok(WaitOutcome::TimedOut);
+    }
+    drop(queue.wait(guard));
+    Ok(WaitOutcome::Woken)
+}
+
 #[cfg(loom)]
 mod model {
     use loom::sync::{Condvar, Mutex};
@@ -164,6 +251,45 @@ mod tests {
     fn wake_without_sleepers_wakes_nobody() {
         let word = AtomicU32::new(0);
         assert_eq!(wake_all(&word).unwrap(), 0);
+    }
+
+    #[test]
+    fn wait_any_returns_at_once_when_one_value_differs() {
+        let (a, b) = (AtomicU32::new(0), AtomicU32::new(7));
+        let outcome = wait_any(&[(&a, 0), (&b, 6)], Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(outcome, WaitOutcome::ValueChanged);
+    }
+
+    #[test]
+    fn wait_any_times_out() {
+        let (a, b) = (AtomicU32::new(0), AtomicU32::new(0));
+        let outcome = wait_any(&[(&a, 0), (&b, 0)], Some(Duration::from_millis(1))).unwrap();
+        assert!(matches!(
+            outcome,
+            WaitOutcome::TimedOut | WaitOutcome::Interrupted
+        ));
+        let too_many: Vec<(&AtomicU32, u32)> = (0..=WAIT_ANY_MAX).map(|_| (&a, 0)).collect();
+        assert!(wait_any(&too_many, None).is_err());
+    }
+
+    #[test]
+    fn wake_on_the_second_word_ends_a_wait_any() {
+        let words = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+        let sleeper = {
+            let words = Arc::clone(&words);
+            std::thread::spawn(move || {
+                while words.1.load(Ordering::Acquire) == 0 {
+                    wait_any(
+                        &[(&words.0, 0), (&words.1, 0)],
+                        Some(Duration::from_secs(10)),
+                    )
+                    .unwrap();
+                }
+            })
+        };
+        words.1.store(1, Ordering::Release);
+        wake_all(&words.1).unwrap();
+        sleeper.join().unwrap();
     }
 
     #[test]

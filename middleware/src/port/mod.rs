@@ -26,12 +26,14 @@
 
 mod publisher;
 mod subscriber;
+mod waitset;
 
 pub use publisher::{
     LoanError, Publisher, PublisherBuilder, PublisherCreateError, SampleMut, SampleUninit,
     SendError,
 };
 pub use subscriber::{ReceiveError, Sample, Subscriber, SubscriberBuilder, SubscriberCreateError};
+pub use waitset::{AttachError, Attachment, Ready, WaitError, WaitSet, Waitable};
 
 #[allow(unused_imports)]
 use crate::service::PubSubQos;

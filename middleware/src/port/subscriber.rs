@@ -291,6 +291,24 @@ impl<T: ShmMessage> Subscriber<T> {
             .any(|(c, q)| c.is_some() && !q.is_empty())
     }
 
+    /// Whether a sample is waiting, after connecting publishers that joined (for
+    /// [`WaitSet`](super::WaitSet)).
+    fn poll_ready(&self) -> bool {
+        let Ok(mut state) = self.state.try_borrow_mut() else {
+            return false;
+        };
+        let generation = self.service.generation();
+        if generation != state.generation {
+            state.generation = generation;
+            self.reconnect(&mut state);
+        }
+        state
+            .connections
+            .iter()
+            .zip(&state.delivers)
+            .any(|(c, q)| c.is_some() && !q.is_empty())
+    }
+
     /// Samples this subscriber lost because its buffer overflowed, since its creation.
     pub fn missed(&self) -> u64 {
         let mut state = self.state.borrow_mut();
@@ -393,6 +411,18 @@ impl<T: ShmMessage> Subscriber<T> {
         if let Err(error) = state.returns[publisher_slot].push(entry, Overflow::Reject) {
             tracing::warn!(service = %self.service.name, %error, "could not return a chunk; the publisher takes it back when this subscriber leaves");
         }
+    }
+}
+
+impl<T> super::waitset::sealed::Sealed for Subscriber<T> {}
+
+impl<T: ShmMessage> super::Waitable for Subscriber<T> {
+    fn wait_event(&self) -> Option<&Event<Region>> {
+        self.event.as_ref()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.poll_ready()
     }
 }
 

@@ -163,8 +163,22 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         lock::create_runtime_dir(&dir).map_err(|e| os(e.into()))?;
         let lock_path = dir.join(format!("{id:016x}.ps.lock"));
         let lock = acquire_lock(&lock_path, self.lock_timeout, &name)?;
-        let result = self.run_locked(mode, &name, shm_name, lock_path.clone());
-        drop(lock);
+        let result = self.run_locked(mode, &name, shm_name.clone(), lock_path.clone());
+        // A failed `open` (or a failed creation) leaves no service behind; its lock file
+        // must not stay either. We hold the lock, so nobody is creating it right now.
+        if result.is_err()
+            && matches!(
+                SharedMemory::open(&shm_name, Access::ReadOnly),
+                Err(ShmOpenError::NotFound { .. })
+            )
+        {
+            if let Err(error) = lock.remove() {
+                tracing::warn!(service = %name, %error, "could not remove the lock file of a service that does not exist");
+            }
+            crate::os::fs::remove_dir_if_empty(&dir);
+        } else {
+            drop(lock);
+        }
         result
     }
 

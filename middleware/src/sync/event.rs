@@ -133,6 +133,40 @@ impl<R: Region> Event<R> {
         outcome
     }
 
+    /// Sleeps until a notification newer than its ticket reaches *any* of `events`, at most
+    /// `timeout`; returns at once if one happened already. The protocol of
+    /// [`wait`](Self::wait), word by word: every event's `sleepers` is raised before the one
+    /// `futex_waitv` sleep and lowered after it, so a notifier of any of them either sees
+    /// the sleeper and wakes it, or its counter bump is seen by the kernel's compare.
+    /// Spurious returns are possible: re-check the conditions. At most
+    /// [`futex::WAIT_ANY_MAX`] events (more is an `EINVAL` error); none just sleeps.
+    pub fn wait_any(
+        events: &[(&Event<R>, Ticket)],
+        timeout: Option<Duration>,
+    ) -> Result<WaitOutcome, FutexError> {
+        let Some((first, _)) = events.first() else {
+            return futex::wait_any(&[], timeout);
+        };
+        if events.len() > futex::WAIT_ANY_MAX {
+            return Err(FutexError {
+                operation: "waitv",
+                errno: rustix::io::Errno::INVAL,
+            });
+        }
+        let mut words = [(&first.words().counter, 0u32); futex::WAIT_ANY_MAX];
+        for (slot, (event, ticket)) in words.iter_mut().zip(events) {
+            let w = event.words();
+            // SYNC(acq_rel): pairs with the notifier's RMW on `sleepers` (module docs).
+            w.sleepers.fetch_add(1, Ordering::AcqRel);
+            *slot = (&w.counter, ticket.0);
+        }
+        let outcome = futex::wait_any(&words[..events.len()], timeout);
+        for (event, _) in events {
+            event.words().sleepers.fetch_sub(1, Ordering::Release);
+        }
+        outcome
+    }
+
     /// Waits until `condition` returns `Some`, at most `timeout` (`None`: forever). Returns
     /// `Ok(None)` on timeout. Follows the ticket / check / sleep sequence, so a notification
     /// sent after the condition became true is never missed.
@@ -197,6 +231,72 @@ mod tests {
             event.wait_until(Some(Duration::ZERO), || Some(3)).unwrap(),
             Some(3)
         );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "futex_waitv(2) is a system call Miri cannot run")]
+    fn wait_any_sees_a_notification_on_any_event() {
+        let heap = HeapMapping::new(64).unwrap();
+        let a = Event::create(&heap, 0).unwrap();
+        let b = Event::create(&heap, 8).unwrap();
+        let tickets = (a.ticket(), b.ticket());
+        // A notification after the tickets: no sleep at all.
+        b.notify().unwrap();
+        let outcome = Event::wait_any(
+            &[(&a, tickets.0), (&b, tickets.1)],
+            Some(Duration::from_secs(10)),
+        )
+        .unwrap();
+        assert_eq!(outcome, WaitOutcome::ValueChanged);
+        assert_eq!((a.sleepers(), b.sleepers()), (0, 0));
+        // Nothing newer than fresh tickets: the wait times out.
+        let fresh = [(&a, a.ticket()), (&b, b.ticket())];
+        let outcome = Event::wait_any(&fresh, Some(Duration::from_millis(1))).unwrap();
+        assert!(matches!(
+            outcome,
+            WaitOutcome::TimedOut | WaitOutcome::Interrupted
+        ));
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "sleeps in futex_waitv(2), a system call Miri cannot run"
+    )]
+    fn wait_any_loses_no_wakeups_under_stress() {
+        const N: u32 = 20_000;
+        let heap = HeapMapping::new(64).unwrap();
+        let events = [
+            Event::create(&heap, 0).unwrap(),
+            Event::create(&heap, 8).unwrap(),
+        ];
+        let produced = [AtomicU32::new(0), AtomicU32::new(0)];
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let total = |p: &[AtomicU32; 2]| {
+                    p[0].load(Ordering::Acquire) + p[1].load(Ordering::Acquire)
+                };
+                let mut seen = 0;
+                while seen < 2 * N {
+                    let tickets = [
+                        (&events[0], events[0].ticket()),
+                        (&events[1], events[1].ticket()),
+                    ];
+                    let now = total(&produced);
+                    if now > seen {
+                        seen = now;
+                        continue;
+                    }
+                    Event::wait_any(&tickets, None).unwrap();
+                }
+            });
+            for i in 0..2 * N {
+                let k = (i % 2) as usize;
+                produced[k].fetch_add(1, Ordering::Release);
+                events[k].notify().unwrap();
+            }
+        });
+        assert_eq!(events[0].sleepers() + events[1].sleepers(), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use shmbus::service::OverflowPolicy;
-use shmbus::{Node, Service};
+use shmbus::{Node, Service, WaitSet};
 use shmbus_tests::{Counted, HUGE_BYTES, Huge, checksum, config};
 
 type Error = Box<dyn std::error::Error>;
@@ -96,6 +96,53 @@ fn main() -> Result<(), Error> {
             println!("sent {}", sample.send()?);
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
+        }
+        // Subscribes to SERVICE/a and SERVICE/b and waits on both with one WaitSet until the
+        // end marker (seq 0) came on both; checks order and checksums per service.
+        "waitset" => {
+            let open = |suffix: &str| {
+                Service::publish_subscribe::<Counted>(&node, &format!("{service}/{suffix}"))
+                    .subscriber_buffer(64)
+                    .overflow(OverflowPolicy::Block)
+                    .open()
+            };
+            let (a, b) = (open("a")?, open("b")?);
+            let subscribers = [a.subscriber().create()?, b.subscriber().create()?];
+            let mut waitset = WaitSet::new();
+            let ids = [
+                waitset.attach(&subscribers[0])?,
+                waitset.attach(&subscribers[1])?,
+            ];
+            println!("ready");
+            let mut last = [0u64; 2];
+            let mut done = [false; 2];
+            let mut wakeups = 0u64;
+            while !(done[0] && done[1]) {
+                let ready = waitset.wait_timeout(std::time::Duration::from_secs(120))?;
+                if ready.is_empty() {
+                    println!("timed out after {last:?}");
+                    std::process::exit(1);
+                }
+                wakeups += 1;
+                for k in 0..2 {
+                    if !ready.contains(ids[k]) {
+                        continue;
+                    }
+                    while let Some(sample) = subscribers[k].receive()? {
+                        if sample.seq == 0 {
+                            done[k] = true;
+                        } else if sample.seq != last[k] + 1
+                            || sample.checksum != checksum(sample.seq)
+                        {
+                            println!("bad sample {} after {} on {k}", sample.seq, last[k]);
+                            std::process::exit(1);
+                        } else {
+                            last[k] = sample.seq;
+                        }
+                    }
+                }
+            }
+            println!("ok {} {} {}", last[0], last[1], wakeups > 0);
         }
         other => return Err(format!("unknown role {other}").into()),
     }
