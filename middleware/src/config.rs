@@ -8,9 +8,12 @@
 //!
 //! Defaults work for an unprivileged user: prefix `shmbus`, domain `default`, runtime folder
 //! `$XDG_RUNTIME_DIR/shmbus` or else `/tmp/shmbus-<uid>`. Environment overrides:
-//! `SHMBUS_DOMAIN` (the domain) and `SHMBUS_ROOT` (the runtime folder).
+//! `SHMBUS_DOMAIN` (the domain), `SHMBUS_ROOT` (the runtime folder) and `SHMBUS_GROUP` (a
+//! numeric gid: share the domain with that group, see [`Config::with_permissions`]).
 
 use std::path::{Path, PathBuf};
+
+use crate::os::shm::Permissions;
 
 /// Longest domain name, in bytes.
 pub const MAX_DOMAIN_LEN: usize = 64;
@@ -21,6 +24,7 @@ pub struct Config {
     prefix: String,
     domain: String,
     runtime_dir: PathBuf,
+    permissions: Permissions,
 }
 
 /// An invalid [`Config`] value.
@@ -36,6 +40,9 @@ pub enum ConfigError {
         /// The rejected value.
         value: String,
     },
+    /// `SHMBUS_GROUP` is not a numeric group id.
+    #[error("SHMBUS_GROUP={0:?} is not a numeric group id; set it to a gid such as 1001")]
+    InvalidGroup(String),
     /// The runtime folder is not an absolute path.
     #[error("the runtime folder {0:?} must be an absolute path")]
     RelativeRuntimeDir(PathBuf),
@@ -67,6 +74,12 @@ impl Config {
         if let Some(root) = std::env::var_os("SHMBUS_ROOT") {
             config = config.with_runtime_dir(root)?;
         }
+        if let Ok(group) = std::env::var("SHMBUS_GROUP") {
+            let gid = group
+                .parse()
+                .map_err(|_| ConfigError::InvalidGroup(group.clone()))?;
+            config = config.with_permissions(Permissions::Group { gid });
+        }
         Ok(config)
     }
 
@@ -94,6 +107,21 @@ impl Config {
         }
         self.runtime_dir = dir;
         Ok(self)
+    }
+
+    /// This configuration with other permissions for everything the domain creates: its
+    /// folders, lock files, node tokens and (unless a service builder says otherwise) its
+    /// shared-memory objects. [`Permissions::Group`] lets the processes of several users in
+    /// one group talk (they must share the runtime folder, e.g. through `SHMBUS_ROOT`);
+    /// nothing is ever world-accessible.
+    pub fn with_permissions(mut self, permissions: Permissions) -> Self {
+        self.permissions = permissions;
+        self
+    }
+
+    /// Who may use the domain's files and objects.
+    pub fn permissions(&self) -> Permissions {
+        self.permissions
     }
 
     /// The domain.
@@ -133,6 +161,7 @@ impl Default for Config {
             prefix: "shmbus".to_owned(),
             domain: "default".to_owned(),
             runtime_dir,
+            permissions: Permissions::OwnerOnly,
         }
     }
 }

@@ -37,7 +37,7 @@ impl Scratch {
             process::random_u64().unwrap()
         );
         let dir = std::env::temp_dir().join(&tag);
-        lock::create_runtime_dir(&dir).unwrap();
+        lock::create_runtime_dir(&dir, Permissions::OwnerOnly).unwrap();
         Self {
             prefix: format!("/{tag}"),
             dir,
@@ -91,7 +91,7 @@ fn child_entry() {
             }
         }
         "hold-lock" => {
-            let _lock = LockFile::create(&arg).unwrap();
+            let _lock = LockFile::create(&arg, Permissions::OwnerOnly).unwrap();
             println!("locked");
             std::thread::sleep(Duration::from_secs(60));
         }
@@ -223,7 +223,7 @@ fn lock_is_released_when_its_owner_is_killed() {
     }
     assert!(matches!(lock::try_lock(&path).unwrap(), TryLock::Held));
     assert!(matches!(
-        LockFile::create(&path),
+        LockFile::create(&path, Permissions::OwnerOnly),
         Err(LockCreateError::AlreadyExists { .. })
     ));
 
@@ -237,7 +237,7 @@ fn lock_is_released_when_its_owner_is_killed() {
     cleaner.remove().unwrap();
     assert!(matches!(lock::try_lock(&path).unwrap(), TryLock::Missing));
 
-    let mine = LockFile::create(&path).unwrap();
+    let mine = LockFile::create(&path, Permissions::OwnerOnly).unwrap();
     assert!(matches!(lock::try_lock(&path).unwrap(), TryLock::Held));
     mine.remove().unwrap();
     assert!(!path.exists());

@@ -31,10 +31,11 @@ pub struct Huge {
     pub data: [u8; HUGE_BYTES - 8],
 }
 
-/// A configuration with its own domain and runtime folder, so tests run in parallel.
+/// A configuration with its own domain and runtime folder, so tests run in parallel (other
+/// settings from the environment: `SHMBUS_GROUP` lets child processes join a group domain).
 pub fn config(domain: &str, root: &std::path::Path) -> Config {
-    Config::default()
-        .with_domain(domain)
+    Config::from_env()
+        .and_then(|c| c.with_domain(domain))
         .and_then(|c| c.with_runtime_dir(root))
         .unwrap_or_else(|e| panic!("test configuration: {e}"))
 }

@@ -139,15 +139,17 @@ impl NodeBuilder {
             return Err(NodeCreateError::InvalidName(name));
         }
         let dir = nodes_dir(&config);
-        lock::create_runtime_dir(&dir).map_err(|source| NodeCreateError::RuntimeDir {
-            path: dir.clone(),
-            source,
+        lock::create_runtime_dir(&dir, config.permissions()).map_err(|source| {
+            NodeCreateError::RuntimeDir {
+                path: dir.clone(),
+                source,
+            }
         })?;
         let (id, token) = loop {
             let Some(id) = NodeId::from_value(process::random_u64()?) else {
                 continue;
             };
-            match LockFile::create(token_path(&config, id)) {
+            match LockFile::create(token_path(&config, id), config.permissions()) {
                 Ok(token) => break (id, token),
                 Err(LockCreateError::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),

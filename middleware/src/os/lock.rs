@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::os::shm::Permissions;
+
 /// Failure of [`LockFile::create`].
 #[derive(Debug, thiserror::Error)]
 pub enum LockCreateError {
@@ -91,7 +93,13 @@ fn lock_exclusive(fd: BorrowedFd<'_>) -> rustix::io::Result<bool> {
 impl LockFile {
     /// Creates the file `path` (mode `0600`) already locked. Fails with
     /// [`LockCreateError::AlreadyExists`] if the name is taken.
-    pub fn create(path: impl AsRef<Path>) -> Result<Self, LockCreateError> {
+    ///
+    /// The file gets `permissions` (mode `0600`, or `0660` and the group), set with
+    /// `fchmod(2)`/`fchown(2)` so the umask cannot narrow them.
+    pub fn create(
+        path: impl AsRef<Path>,
+        permissions: Permissions,
+    ) -> Result<Self, LockCreateError> {
         let path = path.as_ref();
         let os_err = |errno| {
             tracing::debug!(path = %path.display(), %errno, "creating lock file failed");
@@ -112,7 +120,7 @@ impl LockFile {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let mode = Mode::from_raw_mode(0o600);
+        let mode = Mode::from_raw_mode(permissions.mode());
         let flags = OFlags::RDWR | OFlags::CLOEXEC;
         let fd = match rustix::fs::open(dir, flags | OFlags::TMPFILE, mode) {
             Ok(fd) => {
@@ -128,6 +136,10 @@ impl LockFile {
             }
             Err(errno) => return Err(os_err(errno)),
         };
+        if let Err(errno) = apply_permissions(fd.as_fd(), permissions) {
+            let _ = rustix::fs::unlink(path);
+            return Err(os_err(errno));
+        }
         tracing::debug!(path = %path.display(), "created and locked lock file");
         Ok(Self {
             fd,
@@ -229,12 +241,50 @@ pub fn try_lock(path: impl AsRef<Path>) -> Result<TryLock, LockProbeError> {
     Ok(TryLock::Held)
 }
 
-/// Creates the directory `path` and its missing parents, owner-only (`0700`) as a runtime
-/// directory should be; succeeds if it already exists.
-pub fn create_runtime_dir(path: impl AsRef<Path>) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+/// Creates the directory `path` and its missing parents, as a runtime directory should be:
+/// owner-only (`0700`) by default, or for a group (`02770` and the group: members may create
+/// files, which inherit the group). Folders that exist already are left as they are.
+/// Succeeds if `path` exists.
+pub fn create_runtime_dir(path: impl AsRef<Path>, permissions: Permissions) -> std::io::Result<()> {
+    let path = path.as_ref();
+    let mut missing = Vec::new();
+    let mut at = Some(path);
+    while let Some(dir) = at {
+        if dir.as_os_str().is_empty() || dir.is_dir() {
+            break;
+        }
+        missing.push(dir);
+        at = dir.parent();
+    }
+    let mode = match permissions {
+        Permissions::OwnerOnly => 0o700,
+        Permissions::Group { .. } => 0o2770,
+    };
+    for dir in missing.into_iter().rev() {
+        match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            // Another process made it meanwhile: theirs is as good as ours.
+            Err(Errno::EXIST) if dir.is_dir() => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        if let Permissions::Group { gid } = permissions {
+            rustix::fs::fchown(&fd, None, Some(rustix::fs::Gid::from_raw(gid)))?;
+        }
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// Gives an open file the mode and group of `permissions`.
+fn apply_permissions(fd: BorrowedFd<'_>, permissions: Permissions) -> rustix::io::Result<()> {
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(permissions.mode()))?;
+    if let Permissions::Group { gid } = permissions {
+        rustix::fs::fchown(fd, None, Some(rustix::fs::Gid::from_raw(gid)))?;
+    }
+    Ok(())
 }

@@ -16,6 +16,16 @@ pub fn uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
+/// The calling process's effective user id (0: it may act for other users).
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The calling process's effective group id (the group of the files it creates).
+pub fn egid() -> u32 {
+    rustix::process::getegid().as_raw()
+}
+
 /// The random source could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -54,7 +54,7 @@ impl Service {
             name: ServiceName::new(name),
             qos: PubSubQos::default(),
             explicit: [false; 8],
-            permissions: Permissions::OwnerOnly,
+            permissions: node.config().permissions(),
             lock_timeout: Duration::from_secs(10),
             _type: PhantomData,
         }
@@ -119,8 +119,10 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         self
     }
 
-    /// Who may open the service's objects (default: only this user). `Group` makes them
-    /// mode 0660 with the given group, so processes of two users can talk.
+    /// Who may open the service's shared-memory objects (default: the node's
+    /// [`Config::permissions`](crate::Config::permissions), only this user unless
+    /// configured). `Group` makes them mode 0660 with the given group, so processes of two
+    /// users can talk; the domain's files need the same setting in the `Config`.
     pub fn permissions(mut self, permissions: Permissions) -> Self {
         self.permissions = permissions;
         self
@@ -160,9 +162,9 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         let shm_name = ShmName::new(format!("/{}ps.{id:016x}", config.shm_prefix()))
             .map_err(|e| os(e.into()))?;
         let dir = config.domain_dir().join("services");
-        lock::create_runtime_dir(&dir).map_err(|e| os(e.into()))?;
+        lock::create_runtime_dir(&dir, config.permissions()).map_err(|e| os(e.into()))?;
         let lock_path = dir.join(format!("{id:016x}.ps.lock"));
-        let lock = acquire_lock(&lock_path, self.lock_timeout, &name)?;
+        let lock = acquire_lock(&lock_path, self.lock_timeout, &name, config.permissions())?;
         let result = self.run_locked(mode, &name, shm_name.clone(), lock_path.clone());
         // A failed `open` (or a failed creation) leaves no service behind; its lock file
         // must not stay either. We hold the lock, so nobody is creating it right now.
@@ -485,11 +487,12 @@ fn acquire_lock(
     path: &std::path::Path,
     timeout: Duration,
     name: &ServiceName,
+    permissions: Permissions,
 ) -> Result<LockFile, ServiceError> {
     let start = std::time::Instant::now();
     let mut pause = Duration::from_micros(50);
     loop {
-        let attempt = match LockFile::create(path) {
+        let attempt = match LockFile::create(path, permissions) {
             Ok(lock) => Some(lock),
             Err(LockCreateError::AlreadyExists { .. }) => match lock::try_lock(path) {
                 Ok(TryLock::Acquired(lock)) => Some(lock),
@@ -935,7 +938,12 @@ impl std::ops::Deref for ServiceInner {
 
 impl Drop for ServiceInner {
     fn drop(&mut self) {
-        let lock = match acquire_lock(&self.lock_path, Duration::from_secs(10), &self.name) {
+        let lock = match acquire_lock(
+            &self.lock_path,
+            Duration::from_secs(10),
+            &self.name,
+            self.node.config().permissions(),
+        ) {
             Ok(lock) => lock,
             Err(error) => {
                 tracing::warn!(service = %self.name, %error, "cannot take the service lock to leave it; its node entry stays until cleanup");
