@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use shmbus::service::{OverflowPolicy, ServiceError};
-use shmbus::{Config, FixedString, Node, Service, ShmMessage};
+use shmbus::{FixedString, Service, ShmMessage};
+
+mod common;
+use common::{leftovers, node};
 
 #[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
 #[repr(C)]
@@ -19,60 +22,6 @@ struct Reading {
 struct Other {
     seq: u64,
     value: f32,
-}
-
-/// A node in its own domain and runtime folder; when dropped (at the end of a test that
-/// passed), the folder must be empty: every file the test's services made is gone.
-struct TestNode {
-    node: Option<Node>,
-    root: std::path::PathBuf,
-}
-
-impl std::ops::Deref for TestNode {
-    type Target = Node;
-    fn deref(&self) -> &Node {
-        self.node
-            .as_ref()
-            .expect("the node lives until the TestNode is dropped")
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        drop(self.node.take());
-        let removed = std::fs::remove_dir(&self.root);
-        if !std::thread::panicking() {
-            removed.unwrap_or_else(|e| {
-                panic!("runtime folder {} not left empty: {e}", self.root.display())
-            });
-        }
-    }
-}
-
-fn node(test: &str) -> TestNode {
-    let root = std::env::temp_dir().join(format!("shmbus-it-{test}-{}", std::process::id()));
-    let config = Config::default()
-        .with_domain(format!("ip_{test}_{}", std::process::id()))
-        .unwrap()
-        .with_runtime_dir(&root)
-        .unwrap();
-    TestNode {
-        node: Some(Node::builder().name(test).config(config).create().unwrap()),
-        root,
-    }
-}
-
-fn leftovers(node: &Node) -> Vec<String> {
-    let prefix = node.config().shm_prefix();
-    let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(&prefix))
-        .collect();
-    if let Ok(dir) = std::fs::read_dir(node.config().domain_dir().join("services")) {
-        found.extend(dir.filter_map(|e| e.ok()?.file_name().into_string().ok()));
-    }
-    found
 }
 
 #[test]

@@ -197,7 +197,7 @@ impl<T: ShmMessage> Subscriber<T> {
                         break;
                     }
                 };
-                state.missed += queue.take_overflows();
+                state.missed = state.missed.saturating_add(queue.take_overflows());
                 let entry = Entry::decode(raw);
                 if entry.publisher_epoch != tag(connection.epoch)
                     || entry.subscriber_epoch != tag(self.claim.epoch)
@@ -312,12 +312,13 @@ impl<T: ShmMessage> Subscriber<T> {
     /// Samples this subscriber lost because its buffer overflowed, since its creation.
     pub fn missed(&self) -> u64 {
         let mut state = self.state.borrow_mut();
-        let taken: u64 = state
+        // Counts come from shared memory: a hostile peer could make them huge.
+        let taken = state
             .delivers
             .iter_mut()
             .map(IndexQueueConsumer::take_overflows)
-            .sum();
-        state.missed += taken;
+            .fold(0u64, u64::saturating_add);
+        state.missed = state.missed.saturating_add(taken);
         state.missed
     }
 

@@ -165,7 +165,7 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         lock::create_runtime_dir(&dir, config.permissions()).map_err(|e| os(e.into()))?;
         let lock_path = dir.join(format!("{id:016x}.ps.lock"));
         let lock = acquire_lock(&lock_path, self.lock_timeout, &name, config.permissions())?;
-        let result = self.run_locked(mode, &name, shm_name.clone(), lock_path.clone());
+        let result = self.run_locked(mode, &name, id, shm_name.clone(), lock_path.clone());
         // A failed `open` (or a failed creation) leaves no service behind; its lock file
         // must not stay either. We hold the lock, so nobody is creating it right now.
         if result.is_err()
@@ -188,6 +188,7 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         &self,
         mode: Mode,
         name: &ServiceName,
+        id: u64,
         shm_name: ShmName,
         lock_path: PathBuf,
     ) -> Result<PubSubService<T>, ServiceError> {
@@ -217,6 +218,7 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
                         // nobody else is creating it. Remove it and start over.
                         tracing::warn!(service = %name, "removing a half-created service left by a dead creator");
                         let _ = shm::unlink(&shm_name);
+                        remove_segments(self.node.config(), id);
                         self.create_object(&shm_name, name)
                             .map(|(m, g)| (m, g, true))?
                     }
@@ -238,6 +240,7 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         let registry = Registry {
             node: self.node.clone(),
             name: name.clone(),
+            id,
             shm_name,
             lock_path,
             mapping,
@@ -471,6 +474,26 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
     }
 }
 
+/// The name prefix of every data segment of service `id`.
+fn segments_prefix(config: &crate::Config, id: u64) -> String {
+    format!("/{}d.{id:016x}.", config.shm_prefix())
+}
+
+/// Removes every data segment of service `id` (the service is going away, under its lock).
+/// Readers that still map one keep reading it.
+fn remove_segments(config: &crate::Config, id: u64) {
+    match shm::list(&segments_prefix(config, id)) {
+        Ok(names) => {
+            for name in names {
+                if let Err(error) = shm::unlink(&name) {
+                    tracing::warn!(%name, %error, "could not remove a data segment");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot list the data segments to remove"),
+    }
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
@@ -569,6 +592,8 @@ pub(crate) struct Claim {
 pub(crate) struct Registry {
     pub(crate) node: Node,
     pub(crate) name: ServiceName,
+    /// The hash of the name that names the service's objects.
+    id: u64,
     shm_name: ShmName,
     lock_path: PathBuf,
     pub(crate) mapping: Arc<Mapping>,
@@ -633,7 +658,10 @@ impl Registry {
                     )
                     .is_ok()
                 {
-                    let epoch = self.word(at + SLOT_EPOCH)?.fetch_add(1, Ordering::AcqRel) + 1;
+                    let epoch = self
+                        .word(at + SLOT_EPOCH)?
+                        .fetch_add(1, Ordering::AcqRel)
+                        .wrapping_add(1);
                     self.word(at + SLOT_PORT)?.store(port, Ordering::Relaxed);
                     // SYNC(release): publishes epoch and port with the ready state.
                     self.word(at + SLOT_STATE)?
@@ -798,9 +826,14 @@ impl Registry {
         )?)
     }
 
-    /// The shared-memory name of a publisher's data segment.
+    /// The shared-memory name of a publisher's data segment: under the service's id, so
+    /// that removing the service can find every segment by name, whatever its registry
+    /// says (a dead or hostile process may have scribbled over it).
     pub(crate) fn segment_name(&self, port: u64) -> Result<ShmName, crate::os::shm::ShmNameError> {
-        ShmName::new(format!("/{}d.{port:016x}", self.node.config().shm_prefix()))
+        ShmName::new(format!(
+            "{}{port:016x}",
+            segments_prefix(self.node.config(), self.id)
+        ))
     }
 
     /// The permissions ports give their own objects (those of the service handle).
@@ -964,6 +997,7 @@ impl Drop for ServiceInner {
             return;
         }
         self.remove_draining();
+        remove_segments(self.node.config(), self.id);
         if let Err(error) = shm::unlink(&self.shm_name) {
             tracing::warn!(service = %self.name, %error, "could not remove the service's shared memory");
         }

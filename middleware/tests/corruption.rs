@@ -1,0 +1,212 @@
+//! A hostile or buggy process may write anything over the shared memory of a service: its
+//! header, node table, port slots and queues, and a publisher's data segment (chunk
+//! headers, holder masks, free list). Whatever it writes, every operation of the survivors
+//! must return a value or an error — never panic, hang or read out of bounds — and when the
+//! last handle goes, nothing of the service may remain.
+//!
+//! The bytes are scribbled through the object's file in `/dev/shm`, as another process
+//! would. Loans and samples are never held at the same time, so the test itself never
+//! holds a `&mut` and a `&` to one chunk even when the scribbled free list hands out a
+//! chunk twice.
+
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use shmbus::service::OverflowPolicy;
+use shmbus::{Boolean, FixedString, Service, ShmMessage};
+
+mod common;
+use common::{leftovers, node};
+
+#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+struct Status {
+    seq: u64,
+    ok: Boolean,
+    note: FixedString<24>,
+}
+
+/// Which part of which object to scribble.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The service object's static header (first 16 KiB).
+    Header,
+    /// The service object after the header: node table, port slots, queues.
+    Registry,
+    /// The publisher's data segment.
+    Segment,
+}
+
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// Overwrites a random share of the 8-byte words in `range` of the shm object `name` with
+/// random values, small numbers and all-ones (the values most likely to look plausible).
+fn scribble(name: &str, range: std::ops::Range<u64>, rng: &mut Xorshift, share: u64) {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{name}"))
+        .unwrap();
+    let len = file.metadata().unwrap().len();
+    let end = range.end.min(len);
+    let mut at = range.start;
+    while at + 8 <= end {
+        if rng.next() % 100 < share {
+            let value = match rng.next() % 4 {
+                0 => rng.next(),
+                1 => rng.next() % 8,
+                2 => u64::MAX,
+                _ => 0,
+            };
+            file.write_all_at(&value.to_le_bytes(), at).unwrap();
+        }
+        at += 8;
+    }
+}
+
+fn object(node: &shmbus::Node, kind: &str) -> String {
+    let prefix = format!("{}{kind}.", node.config().shm_prefix());
+    let found: Vec<String> = leftovers(node)
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind} object: {found:?}");
+    found[0].clone()
+}
+
+fn status(seq: u64) -> Status {
+    Status {
+        seq,
+        ok: Boolean::from(seq.is_multiple_of(2)),
+        note: FixedString::try_from("scribble").unwrap(),
+    }
+}
+
+/// Runs every operation a survivor might run, some of them many times; each may fail.
+fn exercise(node: &shmbus::Node, round: u64) -> usize {
+    let mut errors = 0;
+    let service = Service::publish_subscribe::<Status>(node, "hostile/target")
+        .lock_timeout(Duration::from_secs(5))
+        .open_or_create();
+    let Ok(service) = service else {
+        return 1;
+    };
+    let publisher = service.publisher().create();
+    let subscriber = service.subscriber().create();
+    for seq in 0..40 {
+        if let Ok(publisher) = &publisher {
+            match publisher.loan() {
+                Ok(mut sample) => {
+                    *sample = status(seq);
+                    errors += usize::from(sample.send().is_err());
+                }
+                Err(_) => errors += 1,
+            }
+            errors += usize::from(publisher.send_copy(&status(seq)).is_err());
+            let _ = publisher.free_chunks();
+        }
+        if let Ok(subscriber) = &subscriber {
+            for _ in 0..4 {
+                match subscriber.receive() {
+                    Ok(Some(sample)) => {
+                        // A sample handed out is a valid `Status`: reading it is defined.
+                        let _ = (sample.seq, sample.ok.get(), sample.note.as_str().len());
+                        let _ = (sample.publisher_id(), sample.sequence());
+                    }
+                    Ok(None) => break,
+                    Err(_) => errors += 1,
+                }
+            }
+            let _ = subscriber.missed();
+            let _ = subscriber.publishers();
+        }
+    }
+    if let Ok(subscriber) = &subscriber {
+        errors += usize::from(
+            subscriber
+                .receive_timeout(Duration::from_millis(1))
+                .is_err(),
+        );
+    }
+    let _ = service.remove_dead_nodes();
+    let _ = round;
+    errors
+}
+
+#[test]
+fn scribbled_services_and_segments_are_survivable_and_leave_nothing() {
+    let seed = std::env::var("SCRIBBLE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_1234_abcd_0001u64);
+    let mut rng = Xorshift(seed | 1);
+    let mut total_errors = 0;
+    let rounds: u64 = std::env::var("SCRIBBLE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    for round in 0..rounds {
+        let node = node(&format!("scribble{round}"));
+        let target = [Target::Header, Target::Registry, Target::Segment][(round % 3) as usize];
+        {
+            let service = Service::publish_subscribe::<Status>(&node, "hostile/target")
+                .history(2)
+                .subscriber_buffer(4)
+                .overflow(if round % 2 == 0 {
+                    OverflowPolicy::OverwriteOldest
+                } else {
+                    OverflowPolicy::Discard
+                })
+                .create()
+                .unwrap();
+            let publisher = service.publisher().create().unwrap();
+            let subscriber = service.subscriber().create().unwrap();
+            for seq in 1..=6 {
+                publisher.send_copy(&status(seq)).unwrap();
+            }
+            // Buffer 4, 6 sent: overwriting keeps the newest four, discarding the oldest.
+            let first = subscriber.receive().unwrap().unwrap().seq;
+            assert_eq!(first, if round % 2 == 0 { 3 } else { 1 });
+            let share = 5 + rng.next() % 60;
+            match target {
+                Target::Header => scribble(&object(&node, "ps"), 0..16 * 1024, &mut rng, share),
+                Target::Registry => {
+                    scribble(&object(&node, "ps"), 16 * 1024..u64::MAX, &mut rng, share)
+                }
+                Target::Segment => scribble(&object(&node, "d"), 0..u64::MAX, &mut rng, share),
+            }
+            // The ports that were there when it happened...
+            for seq in 7..=30 {
+                let _ = publisher.send_copy(&status(seq));
+                if let Ok(Some(sample)) = subscriber.receive() {
+                    let _ = (sample.seq, sample.ok.get(), sample.note.as_str());
+                }
+            }
+            // ... and everything a newcomer does.
+            total_errors += exercise(&node, round);
+            let other = node.clone();
+            total_errors += exercise(&other, round);
+        }
+        assert!(
+            leftovers(&node).is_empty(),
+            "round {round} ({target:?}) left {:?}",
+            leftovers(&node)
+        );
+    }
+    // The scribbles must have been noticed at least sometimes, or the test tests nothing.
+    assert!(
+        total_errors > 0,
+        "no operation ever failed over {rounds} scribbled rounds"
+    );
+}
