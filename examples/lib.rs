@@ -1,2 +1,4 @@
-//! Runnable examples of shmbus: `cargo run --example <name>`. The examples are the
-//! `[[example]]` targets of this package; this library is empty.
+//! Runnable examples of shmbus: `cargo run --example <name>` (the `[[example]]` targets of
+//! this package). This library holds the pieces several examples share.
+
+pub mod latency;

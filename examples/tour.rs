@@ -10,10 +10,6 @@
 //!
 //! The children are this same program, started with a role argument.
 
-// Writing a 1 MiB message in place, without passing it through the stack, takes a raw
-// pointer into the loan; each such block states why it is sound.
-#![allow(unsafe_code)]
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,10 +17,10 @@ use std::time::{Duration, Instant};
 use shmbus::service::OverflowPolicy;
 use shmbus::{Config, Node, Service, ShmMessage};
 
-type Error = Box<dyn std::error::Error>;
+use shmbus_examples::latency::{self, Error};
 
 const SAMPLES: u64 = 100_000;
-const ROUNDS: usize = 2_000;
+const ROUNDS: usize = 5_000;
 
 /// A counter with a checksum of its own.
 #[derive(ShmMessage, Debug, Clone, Copy)]
@@ -36,23 +32,6 @@ struct Counter {
 
 fn checksum(seq: u64) -> u64 {
     seq.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
-}
-
-/// A small message for the latency check.
-#[derive(ShmMessage, Debug, Clone, Copy)]
-#[repr(C)]
-struct Small {
-    seq: u64,
-}
-
-const BIG_BYTES: usize = 1 << 20;
-
-/// A 1 MiB message; only its first and last bytes are written per round trip.
-#[derive(ShmMessage)]
-#[repr(C)]
-struct Big {
-    seq: u64,
-    data: [u8; BIG_BYTES - 8],
 }
 
 fn main() -> Result<(), Error> {
@@ -133,13 +112,17 @@ fn tour() -> Result<(), Error> {
     );
 
     // 2. A process dies holding a sample.
-    let (mut holder, _out) = spawn("holder", &domain)?;
+    let (mut holder, mut holder_out) = spawn("holder", &domain)?;
     let total = publisher.free_chunks();
     publisher.send_copy(&Counter {
         seq: 1,
         checksum: checksum(1),
     })?;
-    std::thread::sleep(Duration::from_millis(200));
+    let mut line = String::new();
+    holder_out.read_line(&mut line)?;
+    if line.trim() != "holding" {
+        return Err(format!("the holder did not take the sample: {line:?}").into());
+    }
     println!(
         "2. a third process took a sample and holds it: {} of {total} chunks free",
         publisher.free_chunks()
@@ -157,28 +140,18 @@ fn tour() -> Result<(), Error> {
     drop(service);
     println!("3. ping-pong with a child process, busy-polling, {ROUNDS} round trips each:");
     let (mut child, _out) = spawn("pong", &domain)?;
-    let small = ping::<Small>(
-        &node,
-        "tour/small",
-        |s, seq| s.write(Small { seq }),
-        |s| s.seq,
-    )?;
-    let big = ping::<Big>(
-        &node,
-        "tour/big",
-        |mut s, seq| {
-            write_big(&mut s, seq);
-            // SAFETY: `write_big` wrote `seq`; `data` is bytes, valid for any value, and the
-            // chunk holds bytes written earlier or the kernel's zeroes.
-            unsafe { s.assume_init() }
-        },
-        |s| s.seq,
-    )?;
+    let small = latency::ping::<8>(&node, "tour/small", ROUNDS)?;
+    let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "tour/big", ROUNDS)?;
     child.wait()?;
-    println!("   8 B:   median one-way {:>8.0} ns", small);
     println!(
-        "   1 MiB: median one-way {:>8.0} ns (zero-copy: same path as 8 B)\n",
-        big
+        "   8 B:   median one-way {:>8.0} ns, p99 {:>8.0} ns",
+        small.median_ns, small.p99_ns
+    );
+    println!(
+        "   1 MiB: median one-way {:>8.0} ns, p99 {:>8.0} ns (zero-copy: {:.2}x the 8 B median)\n",
+        big.median_ns,
+        big.p99_ns,
+        big.median_ns / small.median_ns
     );
 
     drop(node);
@@ -197,115 +170,11 @@ fn tour() -> Result<(), Error> {
     Ok(())
 }
 
-fn write_big(sample: &mut shmbus::port::SampleUninit<'_, Big>, seq: u64) {
-    let ptr = sample.as_mut_ptr();
-    // SAFETY: `ptr` points to the loaned chunk's payload, which this process alone may
-    // write while the sample is loaned; the writes stay inside the `Big`.
-    unsafe {
-        std::ptr::addr_of_mut!((*ptr).seq).write(seq);
-        let data = std::ptr::addr_of_mut!((*ptr).data).cast::<u8>();
-        data.write(seq as u8);
-        data.add(BIG_BYTES - 9).write(seq as u8);
-    }
-}
-
-fn ping<T: ShmMessage>(
-    node: &Node,
-    name: &str,
-    fill: impl Fn(shmbus::port::SampleUninit<'_, T>, u64) -> shmbus::SampleMut<'_, T>,
-    seq_of: impl Fn(&T) -> u64,
-) -> Result<f64, Error> {
-    let out = Service::publish_subscribe::<T>(node, &format!("{name}/ping")).open_or_create()?;
-    let back = Service::publish_subscribe::<T>(node, &format!("{name}/pong")).open_or_create()?;
-    let publisher = out.publisher().create()?;
-    let subscriber = back.subscriber().create()?;
-    // The pong process subscribes before it publishes: once its publisher is visible,
-    // its subscriber exists and nothing sent from now on is lost.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while subscriber.publishers().is_empty() {
-        if Instant::now() > deadline {
-            return Err("the pong process did not join".into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let mut times = Vec::with_capacity(ROUNDS);
-    for seq in 1..=(ROUNDS as u64 + 200) {
-        let start = Instant::now();
-        fill(publisher.loan_uninit()?, seq).send()?;
-        loop {
-            if let Some(sample) = subscriber.receive()? {
-                if seq_of(&sample) == seq {
-                    break;
-                }
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-        if seq > 200 {
-            times.push(start.elapsed().as_nanos() as f64 / 2.0);
-        }
-    }
-    publisher.send_copy_end()?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
-}
-
-trait EndMarker {
-    fn send_copy_end(&self) -> Result<(), Error>;
-}
-
-impl<T: ShmMessage> EndMarker for shmbus::Publisher<T> {
-    /// Sequence 0 tells the pong process to move on.
-    fn send_copy_end(&self) -> Result<(), Error> {
-        let mut s = self.loan_uninit()?;
-        let ptr = s.as_mut_ptr().cast::<u64>();
-        write_u64(ptr, 0);
-        // SAFETY: the first field of both ping types is the `u64` just written; the rest is
-        // bytes of an earlier sample or zeroes, valid for these any-bit-pattern types.
-        unsafe { s.assume_init() }.send()?;
-        Ok(())
-    }
-}
-
-fn write_u64(ptr: *mut u64, value: u64) {
-    // SAFETY: callers pass the payload pointer of a loaned sample whose first field is a u64.
-    unsafe { ptr.write(value) }
-}
-
-fn pong_loop<T: ShmMessage>(
-    node: &Node,
-    name: &str,
-    seq_of: impl Fn(&T) -> u64,
-) -> Result<(), Error> {
-    let inbound =
-        Service::publish_subscribe::<T>(node, &format!("{name}/ping")).open_or_create()?;
-    let outbound =
-        Service::publish_subscribe::<T>(node, &format!("{name}/pong")).open_or_create()?;
-    let subscriber = inbound.subscriber().create()?;
-    let publisher = outbound.publisher().create()?;
-    loop {
-        let Some(sample) = subscriber.receive()? else {
-            std::hint::spin_loop();
-            continue;
-        };
-        let seq = seq_of(&sample);
-        drop(sample);
-        if seq == 0 {
-            return Ok(());
-        }
-        let mut reply = publisher.loan_uninit()?;
-        write_u64(reply.as_mut_ptr().cast::<u64>(), seq);
-        // SAFETY: as in `send_copy_end`.
-        unsafe { reply.assume_init() }.send()?;
-    }
-}
-
 fn pong() -> Result<(), Error> {
     let node = Node::builder().name("pong").config(config()?).create()?;
     println!("ready");
-    pong_loop::<Small>(&node, "tour/small", |s| s.seq)?;
-    pong_loop::<Big>(&node, "tour/big", |s| s.seq)?;
-    Ok(())
+    latency::pong::<8>(&node, "tour/small")?;
+    latency::pong::<{ (1 << 20) - 16 }>(&node, "tour/big")
 }
 
 fn subscriber() -> Result<(), Error> {
@@ -342,6 +211,7 @@ fn holder() -> Result<(), Error> {
     let subscriber = service.subscriber().create()?;
     println!("ready");
     let sample = subscriber.receive_blocking()?;
+    println!("holding");
     std::thread::sleep(Duration::from_secs(3600));
     drop(sample);
     Ok(())

@@ -260,6 +260,33 @@ impl<T: ShmMessage> Publisher<T> {
         })
     }
 
+    /// Loans a sample holding whatever its chunk held — an earlier sample of this publisher
+    /// or zeroes — without writing a byte: the cheapest loan for large messages that are
+    /// rewritten in part. Only for types valid for every bit pattern (all IDL-generated
+    /// types, integers, floats and arrays of them); others are refused at compile time.
+    pub fn loan_recycled(&self) -> Result<SampleMut<'_, T>, LoanError> {
+        const {
+            assert!(
+                T::ANY_BIT_PATTERN,
+                "not every bit pattern is a valid value of this type: use loan or loan_uninit"
+            )
+        };
+        let mut uninit = self.loan_uninit()?;
+        let payload = match uninit.payload.take().map(LoanedPayload::recycled) {
+            Some(Ok(payload)) => Some(payload),
+            Some(Err(payload)) => {
+                // Unreachable: checked at compile time above.
+                self.discard_loan(payload);
+                None
+            }
+            None => None,
+        };
+        Ok(SampleMut {
+            publisher: self,
+            payload,
+        })
+    }
+
     /// Loans a sample with uninitialised payload; write it with [`SampleUninit::write`] or
     /// through [`SampleUninit::as_mut_ptr`] and [`SampleUninit::assume_init`].
     pub fn loan_uninit(&self) -> Result<SampleUninit<'_, T>, LoanError> {

@@ -228,6 +228,21 @@ impl<T: ShmMessage, R> LoanedPayload<MaybeUninit<T>, R> {
         })
     }
 
+    /// Takes the chunk as it is — the bytes of an earlier payload of this segment, or the
+    /// zeroes it was created with — without writing it; `Err(self)` unless every bit
+    /// pattern is a valid `T`.
+    pub fn recycled(self) -> Result<LoanedPayload<T, R>, Self> {
+        if !T::ANY_BIT_PATTERN {
+            return Err(self);
+        }
+        // SAFETY: every byte of a segment is initialised: the segment starts as zeroes
+        // (ftruncate(2) of a new shm object, or a zeroed heap allocation), and a payload is
+        // only ever written as a whole `T` or through `assume_init`'s promise that its
+        // fields were written; `T: ANY_BIT_PATTERN` makes any such bytes a valid `T`
+        // (padding may stay uninitialised: no field's validity depends on it).
+        Ok(unsafe { self.assume_init() })
+    }
+
     /// Declares the payload initialised.
     ///
     /// # Safety
@@ -719,5 +734,32 @@ mod tests {
         assert!(ChunkLayout::new(0, 8, 8).is_err());
         assert!(ChunkLayout::new(u64::from(MAX_CHUNKS) + 1, 8, 8).is_err());
         assert!(ChunkLayout::new(1, usize::MAX - 10, 8).is_err());
+    }
+
+    #[test]
+    fn a_recycled_loan_holds_the_previous_payload_or_zeroes() {
+        let layout = ChunkLayout::new(1, 16, 8).unwrap();
+        let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
+        let mut store = ChunkStore::create(heap, layout).unwrap();
+        let fresh = store.loan::<[u64; 2]>().unwrap().unwrap();
+        let fresh = fresh.recycled().unwrap();
+        assert_eq!(*fresh, [0, 0]);
+        store.discard(fresh.into_loan()).unwrap();
+        let written = store.loan::<[u64; 2]>().unwrap().unwrap().write([7, 8]);
+        store.discard(written.into_loan()).unwrap();
+        let again = store
+            .loan::<[u64; 2]>()
+            .unwrap()
+            .unwrap()
+            .recycled()
+            .unwrap();
+        assert_eq!(*again, [7, 8]);
+        store.discard(again.into_loan()).unwrap();
+        // `bool` is not valid for every byte: refused.
+        let layout = ChunkLayout::new(1, 1, 1).unwrap();
+        let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
+        let mut store = ChunkStore::create(heap, layout).unwrap();
+        let refused = store.loan::<bool>().unwrap().unwrap().recycled();
+        assert!(refused.is_err());
     }
 }

@@ -1,0 +1,57 @@
+//! A first latency check: a busy-polling ping-pong with a child process over two
+//! publish-subscribe services, for 8 B and 1 MiB messages.
+//! `cargo run --release --example ping_pong [ROUNDS]`
+//!
+//! Prints the median and 99th percentile of the one-way latency (round trip / 2). The full,
+//! side-by-side benchmarks (iceoryx2, sockets, pipes) are in `benchmarks/`.
+
+use std::process::{Command, Stdio};
+
+use shmbus::{Config, Node};
+use shmbus_examples::latency::{self, Big, Error, Small};
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("pong") {
+        let node = Node::builder().name("pong").create()?;
+        latency::pong::<8>(&node, "ping-pong/small")?;
+        return latency::pong::<{ (1 << 20) - 16 }>(&node, "ping-pong/big");
+    }
+    let rounds: usize = match args.get(1) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("ROUNDS must be a number, not {n:?}"))?,
+        None => 20_000,
+    };
+    let domain = format!("pingpong{}", std::process::id());
+    let node = Node::builder()
+        .name("ping")
+        .config(Config::from_env()?.with_domain(&domain)?)
+        .create()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("pong")
+        .env("SHMBUS_DOMAIN", &domain)
+        .stdout(Stdio::null())
+        .spawn()?;
+    let small = latency::ping::<8>(&node, "ping-pong/small", rounds)?;
+    let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "ping-pong/big", rounds)?;
+    let status = child.wait()?;
+    if !status.success() {
+        return Err(format!("the pong process failed: {status}").into());
+    }
+    println!("one-way latency, busy-polling, {rounds} round trips each (round trip / 2):");
+    for (what, size, l) in [
+        ("8 B  ", size_of::<Small>(), small),
+        ("1 MiB", size_of::<Big>(), big),
+    ] {
+        println!(
+            "  {what} ({size:>7} B message): median {:>7.0} ns   p99 {:>7.0} ns",
+            l.median_ns, l.p99_ns
+        );
+    }
+    println!(
+        "  1 MiB / 8 B median: {:.2} (1.0 = zero-copy: the size costs nothing)",
+        big.median_ns / small.median_ns
+    );
+    Ok(())
+}
