@@ -32,8 +32,11 @@ pub mod sync;
 pub use config::Config;
 pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
 pub use node::{Node, NodeId};
-pub use port::{Publisher, Sample, SampleMut, Subscriber, WaitSet};
-pub use service::{OverflowPolicy, PubSubService, Service};
+pub use port::{
+    ActiveRequest, Client, PendingResponse, Publisher, Response, Sample, SampleMut, Server,
+    Subscriber, WaitSet,
+};
+pub use service::{OverflowPolicy, PubSubService, RequestResponseService, Service};
 
 #[doc(hidden)]
 pub mod __private {

@@ -24,13 +24,22 @@
 //! checks the generation first (one atomic load), connects new subscribers and sends them
 //! the history. So a subscriber that exists before `send` returns receives the sample.
 
+mod client;
 mod publisher;
+mod server;
 mod subscriber;
 mod waitset;
 
+pub use client::{
+    CallError, Client, ClientBuilder, ClientCreateError, LIVENESS_SLICE, PendingResponse,
+    RequestMut, RequestSendError, Response, ResponseError,
+};
 pub use publisher::{
     LoanError, Publisher, PublisherBuilder, PublisherCreateError, SampleMut, SampleUninit,
     SendError,
+};
+pub use server::{
+    ActiveRequest, RespondError, ResponseMut, Server, ServerBuilder, ServerCreateError,
 };
 pub use subscriber::{ReceiveError, Sample, Subscriber, SubscriberBuilder, SubscriberCreateError};
 pub use waitset::{AttachError, Attachment, Ready, WaitError, WaitSet, Waitable};
@@ -38,6 +47,26 @@ pub use waitset::{AttachError, Attachment, Ready, WaitError, WaitSet, Waitable};
 #[allow(unused_imports)]
 use crate::service::PubSubQos;
 use crate::sync::chunk_store::{ChunkLayout, ChunkLayoutError};
+
+/// To whom a send goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Every connected subscriber (publish-subscribe).
+    All,
+    /// The subscriber in this slot only (a response to its client).
+    Slot(usize),
+    /// One connected subscriber, taking turns (a request to one of the servers).
+    AnyOne,
+}
+
+/// What a send did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// Subscribers that got the sample.
+    pub(crate) delivered: usize,
+    /// For [`Target::AnyOne`]: the slot and epoch of the one that got it.
+    pub(crate) to: Option<(usize, u64)>,
+}
 
 /// The geometry of every publisher segment of a service carrying `T` with these QoS.
 pub(crate) fn chunk_layout<T>(

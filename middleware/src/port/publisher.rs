@@ -7,6 +7,7 @@ use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{Delivery, Target};
 use crate::message::ShmMessage;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::process;
@@ -98,14 +99,16 @@ pub enum SendError {
 #[must_use]
 pub struct PublisherBuilder<T> {
     service: Arc<ServiceInner>,
+    ch: usize,
     send_timeout: Duration,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T: ShmMessage> PublisherBuilder<T> {
-    pub(crate) fn new(service: Arc<ServiceInner>) -> Self {
+    pub(crate) fn new(service: Arc<ServiceInner>, ch: usize) -> Self {
         Self {
             service,
+            ch,
             send_timeout: Duration::from_secs(1),
             _type: PhantomData,
         }
@@ -119,8 +122,8 @@ impl<T: ShmMessage> PublisherBuilder<T> {
 
     /// Creates the publisher and its data segment.
     pub fn create(self) -> Result<Publisher<T>, PublisherCreateError> {
-        let service = self.service;
-        let qos = *service.qos();
+        let (service, ch) = (self.service, self.ch);
+        let qos = *service.qos(ch);
         let layout = super::chunk_layout::<T>(&qos)?;
         let port = loop {
             let id = process::random_u64().map_err(OsError::from)?;
@@ -148,7 +151,7 @@ impl<T: ShmMessage> PublisherBuilder<T> {
             }
         };
         drop(shm);
-        let Some(claim) = service.claim_slot(PortKind::Publisher, port) else {
+        let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port) else {
             let _ = shm::unlink(&segment_name);
             return Err(PublisherCreateError::TooManyPublishers {
                 service: service.name.to_string(),
@@ -158,19 +161,19 @@ impl<T: ShmMessage> PublisherBuilder<T> {
         // Entries a previous publisher of this slot left in the return queues are stale.
         let mut returns = Vec::new();
         for s in 0..qos.max_subscribers as usize {
-            match service.return_consumer(claim.slot, s) {
+            match service.return_consumer(ch, claim.slot, s) {
                 Ok(mut q) => {
                     while let Ok(Some(_)) = q.pop() {}
                     returns.push(q);
                 }
                 Err(e) => {
-                    service.release_slot(PortKind::Publisher, claim.slot);
+                    service.release_slot(ch, PortKind::Publisher, claim.slot);
                     let _ = shm::unlink(&segment_name);
                     return Err(e.into());
                 }
             }
         }
-        let event = service.event(PortKind::Publisher, claim.slot);
+        let event = service.event(ch, PortKind::Publisher, claim.slot);
         tracing::info!(service = %service.name, port = %format!("{port:016x}"), slot = claim.slot, "publisher created");
         Ok(Publisher {
             state: RefCell::new(State {
@@ -182,8 +185,10 @@ impl<T: ShmMessage> PublisherBuilder<T> {
                 generation: u64::MAX,
                 loans: 0,
                 discarded: 0,
+                turn: 0,
             }),
             service,
+            ch,
             segment_name,
             port,
             claim,
@@ -211,6 +216,8 @@ struct State {
     generation: u64,
     loans: u32,
     discarded: u64,
+    /// The next subscriber slot to try for [`Target::AnyOne`].
+    turn: usize,
 }
 
 /// Publishes samples of `T` to every subscriber of its service, without copying.
@@ -219,6 +226,8 @@ struct State {
 #[derive(Debug)]
 pub struct Publisher<T> {
     service: Arc<ServiceInner>,
+    /// The service's channel this port publishes on.
+    ch: usize,
     state: RefCell<State>,
     segment_name: ShmName,
     port: u64,
@@ -290,21 +299,9 @@ impl<T: ShmMessage> Publisher<T> {
     /// Loans a sample with uninitialised payload; write it with [`SampleUninit::write`] or
     /// through [`SampleUninit::as_mut_ptr`] and [`SampleUninit::assume_init`].
     pub fn loan_uninit(&self) -> Result<SampleUninit<'_, T>, LoanError> {
-        let mut state = self.state.borrow_mut();
-        self.maintain(&mut state);
-        let max = self.service.qos().max_loans;
-        if state.loans >= max {
-            return Err(LoanError::TooManyLoans { max });
-        }
-        let chunks = state.store.layout().count;
-        let payload = state
-            .store
-            .loan::<T>()?
-            .ok_or(LoanError::OutOfChunks { chunks })?;
-        state.loans += 1;
         Ok(SampleUninit {
             publisher: self,
-            payload: Some(payload),
+            payload: Some(self.loan_payload()?),
         })
     }
 
@@ -347,7 +344,7 @@ impl<T: ShmMessage> Publisher<T> {
 
     fn reconnect(&self, state: &mut State) {
         for s in 0..state.connections.len() {
-            let info = self.service.slot(PortKind::Subscriber, s);
+            let info = self.service.slot(self.ch, PortKind::Subscriber, s);
             let current = state.connections[s].as_ref().map(|c| c.epoch);
             if info.map(|i| i.epoch) == current {
                 continue;
@@ -365,7 +362,7 @@ impl<T: ShmMessage> Publisher<T> {
                 }
             }
             let Some(info) = info else { continue };
-            let deliver = match self.service.deliver_producer(self.claim.slot, s) {
+            let deliver = match self.service.deliver_producer(self.ch, self.claim.slot, s) {
                 Ok(q) => q,
                 Err(error) => {
                     tracing::warn!(service = %self.service.name, %error, "cannot connect a subscriber");
@@ -375,7 +372,7 @@ impl<T: ShmMessage> Publisher<T> {
             let mut connection = Connection {
                 epoch: info.epoch,
                 deliver,
-                event: self.service.event(PortKind::Subscriber, s),
+                event: self.service.event(self.ch, PortKind::Subscriber, s),
             };
             // History for the late joiner, oldest first.
             let history: Vec<u32> = state.history.iter().copied().collect();
@@ -450,17 +447,49 @@ impl<T: ShmMessage> Publisher<T> {
     }
 
     fn send_loan(&self, payload: LoanedPayload<T, Region>) -> Result<usize, SendError> {
+        self.send_loan_to(payload, Target::All, 0)
+            .map(|d| d.delivered)
+    }
+
+    /// Sends a loaned payload to `target` with `correlation` in its header.
+    pub(crate) fn send_loan_to(
+        &self,
+        payload: LoanedPayload<T, Region>,
+        target: Target,
+        correlation: u64,
+    ) -> Result<Delivery, SendError> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         state.loans = state.loans.saturating_sub(1);
         self.maintain(state);
-        let qos = *self.service.qos();
+        let qos = *self.service.qos(self.ch);
         let loan = payload.into_loan();
+        let slots = state.connections.len();
+        let chosen: Vec<bool> = match target {
+            Target::All => state.connections.iter().map(Option::is_some).collect(),
+            Target::Slot(s) => (0..slots)
+                .map(|i| i == s && state.connections[i].is_some())
+                .collect(),
+            Target::AnyOne => {
+                // The first connected subscriber with room, starting at our turn.
+                let pick = (0..slots).map(|k| (state.turn + k) % slots).find(|&i| {
+                    state.connections[i]
+                        .as_ref()
+                        .is_some_and(|c| c.deliver.len() < c.deliver.capacity() as usize)
+                });
+                if let Some(i) = pick {
+                    state.turn = (i + 1) % slots;
+                }
+                (0..slots).map(|i| Some(i) == pick).collect()
+            }
+        };
         if qos.overflow == OverflowPolicy::Error
             && state
                 .connections
                 .iter()
-                .flatten()
+                .zip(&chosen)
+                .filter(|(_, chosen)| **chosen)
+                .flat_map(|(c, _)| c)
                 .any(|c| c.deliver.len() >= c.deliver.capacity() as usize)
         {
             state.store.discard(loan)?;
@@ -473,13 +502,13 @@ impl<T: ShmMessage> Publisher<T> {
                 origin: self.port,
                 sequence: state.sequence,
                 timestamp_ns: process::monotonic_ns(),
+                correlation,
             },
         );
-        let readers = state
-            .connections
+        let readers = chosen
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.is_some())
+            .filter(|(_, chosen)| **chosen)
             .fold(0u64, |mask, (s, _)| mask | 1 << s);
         let keep = qos.history > 0;
         let index = state.store.share(loan, readers, keep)?;
@@ -493,7 +522,8 @@ impl<T: ShmMessage> Publisher<T> {
         }
         let mut delivered = 0;
         let mut undelivered = 0;
-        for s in 0..state.connections.len() {
+        let mut to = None;
+        for (s, _) in chosen.iter().enumerate().filter(|(_, chosen)| **chosen) {
             let Some(connection) = state.connections[s].as_mut() else {
                 continue;
             };
@@ -540,6 +570,7 @@ impl<T: ShmMessage> Publisher<T> {
             };
             if ok {
                 delivered += 1;
+                to = state.connections[s].as_ref().map(|c| (s, c.epoch));
                 if let Some(event) = state.connections[s].as_ref().and_then(|c| c.event.as_ref())
                     && let Err(error) = event.notify()
                 {
@@ -560,7 +591,37 @@ impl<T: ShmMessage> Publisher<T> {
                 timeout: self.send_timeout,
             });
         }
-        Ok(delivered)
+        Ok(Delivery { delivered, to })
+    }
+
+    /// Whether any subscriber is connected (after taking in registry changes).
+    pub(crate) fn has_connections(&self) -> bool {
+        let mut state = self.state.borrow_mut();
+        self.maintain(&mut state);
+        state.connections.iter().any(Option::is_some)
+    }
+
+    /// Loans for a sample to be sent with [`Self::send_loan_to`]: the payload without the
+    /// `SampleMut` wrapper (request-response builds its own).
+    pub(crate) fn loan_payload(&self) -> Result<LoanedPayload<MaybeUninit<T>, Region>, LoanError> {
+        let mut state = self.state.borrow_mut();
+        self.maintain(&mut state);
+        let max = self.service.qos(self.ch).max_loans;
+        if state.loans >= max {
+            return Err(LoanError::TooManyLoans { max });
+        }
+        let chunks = state.store.layout().count;
+        let payload = state
+            .store
+            .loan::<T>()?
+            .ok_or(LoanError::OutOfChunks { chunks })?;
+        state.loans += 1;
+        Ok(payload)
+    }
+
+    /// Gives back a loan that will not be sent.
+    pub(crate) fn discard_payload<P>(&self, payload: LoanedPayload<P, Region>) {
+        self.discard_loan(payload);
     }
 
     fn discard_loan<P>(&self, payload: LoanedPayload<P, Region>) {
@@ -583,12 +644,12 @@ impl<T> Drop for Publisher<T> {
             .any(|c| !c.deliver.is_empty());
         if queued {
             // Samples are still on their way: let the subscribers read them first.
-            self.service.drain_slot(self.claim.slot);
+            self.service.drain_slot(self.ch, self.claim.slot);
             tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "publisher left; its queued samples stay readable");
             return;
         }
         self.service
-            .release_slot(PortKind::Publisher, self.claim.slot);
+            .release_slot(self.ch, PortKind::Publisher, self.claim.slot);
         if let Err(error) = shm::unlink(&self.segment_name) {
             tracing::warn!(%error, "could not remove the publisher's data segment");
         }

@@ -60,28 +60,30 @@ pub enum ReceiveError {
 #[must_use]
 pub struct SubscriberBuilder<T> {
     service: Arc<ServiceInner>,
+    ch: usize,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T: ShmMessage> SubscriberBuilder<T> {
-    pub(crate) fn new(service: Arc<ServiceInner>) -> Self {
+    pub(crate) fn new(service: Arc<ServiceInner>, ch: usize) -> Self {
         Self {
             service,
+            ch,
             _type: PhantomData,
         }
     }
 
     /// Creates the subscriber. From the moment this returns, every sample sent receives it.
     pub fn create(self) -> Result<Subscriber<T>, SubscriberCreateError> {
-        let service = self.service;
-        let qos = *service.qos();
+        let (service, ch) = (self.service, self.ch);
+        let qos = *service.qos(ch);
         let port = loop {
             let id = process::random_u64().map_err(OsError::from)?;
             if id != 0 {
                 break id;
             }
         };
-        let Some(claim) = service.claim_slot(PortKind::Subscriber, port) else {
+        let Some(claim) = service.claim_slot(ch, PortKind::Subscriber, port) else {
             return Err(SubscriberCreateError::TooManySubscribers {
                 service: service.name.to_string(),
                 max: qos.max_subscribers,
@@ -91,20 +93,20 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
         let mut returns = Vec::new();
         for p in 0..qos.max_publishers as usize {
             let opened = service
-                .deliver_consumer(p, claim.slot)
-                .and_then(|d| Ok((d, service.return_producer(p, claim.slot)?)));
+                .deliver_consumer(ch, p, claim.slot)
+                .and_then(|d| Ok((d, service.return_producer(ch, p, claim.slot)?)));
             match opened {
                 Ok((d, r)) => {
                     delivers.push(d);
                     returns.push(r);
                 }
                 Err(e) => {
-                    service.release_slot(PortKind::Subscriber, claim.slot);
+                    service.release_slot(ch, PortKind::Subscriber, claim.slot);
                     return Err(e.into());
                 }
             }
         }
-        let event = service.event(PortKind::Subscriber, claim.slot);
+        let event = service.event(ch, PortKind::Subscriber, claim.slot);
         tracing::info!(service = %service.name, port = %format!("{port:016x}"), slot = claim.slot, "subscriber created");
         Ok(Subscriber {
             state: RefCell::new(State {
@@ -116,6 +118,7 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
                 missed: 0,
             }),
             service,
+            ch,
             claim,
             port,
             event,
@@ -149,6 +152,8 @@ struct State {
 #[derive(Debug)]
 pub struct Subscriber<T> {
     service: Arc<ServiceInner>,
+    /// The service's channel this port subscribes to.
+    ch: usize,
     state: RefCell<State>,
     claim: Claim,
     port: u64,
@@ -164,6 +169,15 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// The next sample, if one is waiting. Never blocks.
     pub fn receive(&self) -> Result<Option<Sample<'_, T>>, ReceiveError> {
+        Ok(self.receive_held()?.map(|held| Sample {
+            subscriber: self,
+            held: Some(held),
+        }))
+    }
+
+    /// The next sample as an owned handle (no borrow of the port): give it back with
+    /// [`Self::release_held`].
+    pub(crate) fn receive_held(&self) -> Result<Option<Held<T>>, ReceiveError> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         let generation = self.service.generation();
@@ -172,7 +186,7 @@ impl<T: ShmMessage> Subscriber<T> {
             self.reconnect(state);
         }
         let publishers = state.connections.len();
-        let max = self.service.qos().max_borrowed;
+        let max = self.service.qos(self.ch).max_borrowed;
         let mut limited = false;
         for k in 0..publishers {
             let p = (state.next + k) % publishers;
@@ -204,7 +218,7 @@ impl<T: ShmMessage> Subscriber<T> {
                 {
                     continue; // left over from a previous occupant of either slot
                 }
-                if self.service.qos().overflow == OverflowPolicy::Block
+                if self.service.qos(self.ch).overflow == OverflowPolicy::Block
                     && let Some(event) = &connection.event
                 {
                     let _ = event.notify();
@@ -223,8 +237,7 @@ impl<T: ShmMessage> Subscriber<T> {
                     Ok(payload) => {
                         connection.borrowed += 1;
                         state.next = (p + 1) % publishers;
-                        return Ok(Some(Sample {
-                            subscriber: self,
+                        return Ok(Some(Held {
                             payload,
                             header,
                             publisher_slot: p,
@@ -248,9 +261,9 @@ impl<T: ShmMessage> Subscriber<T> {
         for p in 0..publishers {
             if let Some(connection) = &state.connections[p]
                 && state.delivers[p].is_empty()
-                && self.service.slot_is_draining(p)
+                && self.service.slot_is_draining(self.ch, p)
             {
-                self.service.finish_draining(p, connection.port);
+                self.service.finish_draining(self.ch, p, connection.port);
             }
         }
         Ok(None)
@@ -293,7 +306,7 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Whether a sample is waiting, after connecting publishers that joined (for
     /// [`WaitSet`](super::WaitSet)).
-    fn poll_ready(&self) -> bool {
+    pub(crate) fn poll_ready(&self) -> bool {
         let Ok(mut state) = self.state.try_borrow_mut() else {
             return false;
         };
@@ -343,12 +356,12 @@ impl<T: ShmMessage> Subscriber<T> {
     }
 
     fn reconnect(&self, state: &mut State) {
-        let qos = *self.service.qos();
+        let qos = *self.service.qos(self.ch);
         let Ok(layout) = super::chunk_layout::<T>(&qos) else {
             return;
         };
         for p in 0..state.connections.len() {
-            let info = self.service.slot(PortKind::Publisher, p);
+            let info = self.service.slot(self.ch, PortKind::Publisher, p);
             let current = state.connections[p].as_ref().map(|c| (c.epoch, c.port));
             if info.map(|i| (i.epoch, i.port)) == current {
                 continue;
@@ -383,7 +396,7 @@ impl<T: ShmMessage> Subscriber<T> {
                         epoch: info.epoch,
                         port: info.port,
                         reader: Arc::new(reader),
-                        event: self.service.event(PortKind::Publisher, p),
+                        event: self.service.event(self.ch, PortKind::Publisher, p),
                         borrowed: 0,
                     });
                 }
@@ -391,6 +404,33 @@ impl<T: ShmMessage> Subscriber<T> {
                     tracing::warn!(service = %self.service.name, slot = p, error, "cannot map a publisher's data segment");
                 }
             }
+        }
+    }
+
+    /// Gives back a sample taken with [`Self::receive_held`].
+    pub(crate) fn release_held(&self, held: Held<T>) {
+        self.release(held.publisher_slot, held.publisher_epoch, held.index);
+    }
+
+    /// The claimed slot (request-response routes responses to it).
+    pub(crate) fn slot(&self) -> usize {
+        self.claim.slot
+    }
+
+    /// The event word publishers notify.
+    pub(crate) fn event(&self) -> Option<&Event<Region>> {
+        self.event.as_ref()
+    }
+
+    /// Waits on this port's event until `condition` returns `Some`, at most `timeout`.
+    pub(crate) fn wait_until<R>(
+        &self,
+        timeout: Option<Duration>,
+        condition: impl FnMut() -> Option<R>,
+    ) -> Result<Option<R>, FutexError> {
+        match &self.event {
+            Some(event) => event.wait_until(timeout, condition),
+            None => Ok(None),
         }
     }
 
@@ -430,9 +470,19 @@ impl<T: ShmMessage> super::Waitable for Subscriber<T> {
 impl<T> Drop for Subscriber<T> {
     fn drop(&mut self) {
         self.service
-            .release_slot(PortKind::Subscriber, self.claim.slot);
+            .release_slot(self.ch, PortKind::Subscriber, self.claim.slot);
         tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "subscriber removed");
     }
+}
+
+/// A received sample owned apart from its port (request-response keeps some aside).
+#[derive(Debug)]
+pub(crate) struct Held<T> {
+    pub(crate) payload: HeldPayload<T, Region>,
+    pub(crate) header: ChunkHeader,
+    pub(crate) publisher_slot: usize,
+    publisher_epoch: u64,
+    index: u16,
 }
 
 /// A received sample: reads the publisher's memory in place (`Deref<Target = T>`), and
@@ -440,40 +490,52 @@ impl<T> Drop for Subscriber<T> {
 #[derive(Debug)]
 pub struct Sample<'a, T: ShmMessage> {
     subscriber: &'a Subscriber<T>,
-    payload: HeldPayload<T, Region>,
-    header: ChunkHeader,
-    publisher_slot: usize,
-    publisher_epoch: u64,
-    index: u16,
+    /// Always `Some` until dropped.
+    held: Option<Held<T>>,
 }
 
 impl<T: ShmMessage> Sample<'_, T> {
+    fn header(&self) -> ChunkHeader {
+        self.held.as_ref().map(|h| h.header).unwrap_or_default()
+    }
+
     /// Id of the publisher that sent it.
     pub fn publisher_id(&self) -> u64 {
-        self.header.origin
+        self.header().origin
     }
 
     /// The publisher's sequence number of this sample (from 1, no gaps on the sender side).
     pub fn sequence(&self) -> u64 {
-        self.header.sequence
+        self.header().sequence
     }
 
     /// When it was sent, in nanoseconds of the monotonic clock.
     pub fn timestamp_ns(&self) -> u64 {
-        self.header.timestamp_ns
+        self.header().timestamp_ns
+    }
+
+    /// The request-response correlation word and the sender's slot.
+    pub(crate) fn route(&self) -> (u64, usize) {
+        self.held.as_ref().map_or((0, usize::MAX), |h| {
+            (h.header.correlation, h.publisher_slot)
+        })
     }
 }
 
 impl<T: ShmMessage> std::ops::Deref for Sample<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.payload
+        match &self.held {
+            Some(held) => &held.payload,
+            None => unreachable!("a sample holds its payload until it is dropped"),
+        }
     }
 }
 
 impl<T: ShmMessage> Drop for Sample<'_, T> {
     fn drop(&mut self) {
-        self.subscriber
-            .release(self.publisher_slot, self.publisher_epoch, self.index);
+        if let Some(held) = self.held.take() {
+            self.subscriber.release_held(held);
+        }
     }
 }

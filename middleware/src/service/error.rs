@@ -143,11 +143,13 @@ pub enum OsError {
 /// The details of [`ServiceError::TypeMismatch`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "service {name:?} carries type {theirs} but this side uses {ours}: {difference}\n  service type: {theirs_rendered}\n  our type:     {ours_rendered}"
+    "service {name:?} carries {role} type {theirs} but this side uses {ours}: {difference}\n  service type: {theirs_rendered}\n  our type:     {ours_rendered}"
 )]
 pub struct TypeMismatch {
     /// The service.
     pub name: String,
+    /// Which type: `"message"`, `"request"` or `"response"`.
+    pub role: &'static str,
     /// Our type (`name (size, align, hash)`).
     pub ours: String,
     /// The service's type.

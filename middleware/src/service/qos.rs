@@ -1,4 +1,5 @@
-//! Quality of service of a publish-subscribe service: limits and the overflow policy.
+//! Quality of service: the limits of publish-subscribe and request-response services, and
+//! the overflow policy.
 
 /// What a publisher does when a subscriber's buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,6 +100,37 @@ impl PubSubQos {
         ]
     }
 
+    /// The eight QoS words of the service header.
+    pub(crate) fn words(&self) -> [u64; 8] {
+        let v = self.values();
+        [
+            v[0].into(),
+            v[1].into(),
+            v[2].into(),
+            v[3].into(),
+            v[4].into(),
+            v[5].into(),
+            v[6].into(),
+            self.overflow.code(),
+        ]
+    }
+
+    /// The QoS stored in a header, if every word is in range (as `check` defines).
+    pub(crate) fn from_words(words: [u64; 8]) -> Option<Self> {
+        let v = |i: usize| u32::try_from(words[i]).ok();
+        let qos = Self {
+            history: v(0)?,
+            subscriber_buffer: v(1)?,
+            max_publishers: v(2)?,
+            max_subscribers: v(3)?,
+            max_nodes: v(4)?,
+            max_loans: v(5)?,
+            max_borrowed: v(6)?,
+            overflow: OverflowPolicy::from_code(words[7])?,
+        };
+        qos.check().is_ok().then_some(qos)
+    }
+
     /// Checks each value against its range and `history <= subscriber_buffer`.
     pub(crate) fn check(&self) -> Result<(), QosError> {
         for ((name, min, max), value) in LIMITS.iter().zip(self.values()) {
@@ -192,4 +224,148 @@ pub enum QosError {
         /// The service's policy.
         offered: OverflowPolicy,
     },
+}
+
+/// The limits of a request-response service, fixed at creation.
+///
+/// Inside, a request-response service is two channels of the publish-subscribe data path:
+/// clients publish requests to servers, servers publish responses to clients, each only to
+/// the one port a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestResponseQos {
+    /// Clients at once (default 8, at most 63).
+    pub max_clients: u32,
+    /// Servers at once (default 2, at most 63).
+    pub max_servers: u32,
+    /// Service handles (nodes) at once (default 16).
+    pub max_nodes: u32,
+    /// Requests a client may have in flight (sent, response stream not yet ended or
+    /// dropped; default 4, at most 254).
+    pub max_active_requests_per_client: u32,
+    /// Responses a client's buffer holds per server before the server waits (default 4).
+    pub response_buffer: u32,
+    /// Messages a client or server may have loaned and not yet sent (default 2).
+    pub max_loans: u32,
+    /// Responses a client may hold (received and not dropped) per server and request
+    /// (default 2).
+    pub max_borrowed_responses: u32,
+}
+
+impl Default for RequestResponseQos {
+    fn default() -> Self {
+        Self {
+            max_clients: 8,
+            max_servers: 2,
+            max_nodes: 16,
+            max_active_requests_per_client: 4,
+            response_buffer: 4,
+            max_loans: 2,
+            max_borrowed_responses: 2,
+        }
+    }
+}
+
+/// Ranges of the request-response QoS values, in `values` order.
+pub(crate) const RR_LIMITS: [(&str, u32, u32); 7] = [
+    ("max_clients", 1, 63),
+    ("max_servers", 1, 63),
+    ("max_nodes", 1, 1024),
+    ("max_active_requests_per_client", 1, 254),
+    ("response_buffer", 1, 4096),
+    ("max_loans", 1, 1024),
+    ("max_borrowed_responses", 1, 4096),
+];
+
+impl RequestResponseQos {
+    pub(crate) fn values(&self) -> [u32; 7] {
+        [
+            self.max_clients,
+            self.max_servers,
+            self.max_nodes,
+            self.max_active_requests_per_client,
+            self.response_buffer,
+            self.max_loans,
+            self.max_borrowed_responses,
+        ]
+    }
+
+    /// The eight QoS words of the service header (the last one is unused: 0).
+    pub(crate) fn words(&self) -> [u64; 8] {
+        let v = self.values();
+        [
+            v[0].into(),
+            v[1].into(),
+            v[2].into(),
+            v[3].into(),
+            v[4].into(),
+            v[5].into(),
+            v[6].into(),
+            0,
+        ]
+    }
+
+    /// The QoS stored in a header, if every word is in range.
+    pub(crate) fn from_words(words: [u64; 8]) -> Option<Self> {
+        let v = |i: usize| u32::try_from(words[i]).ok();
+        let qos = Self {
+            max_clients: v(0)?,
+            max_servers: v(1)?,
+            max_nodes: v(2)?,
+            max_active_requests_per_client: v(3)?,
+            response_buffer: v(4)?,
+            max_loans: v(5)?,
+            max_borrowed_responses: v(6)?,
+        };
+        (words[7] == 0 && qos.check().is_ok()).then_some(qos)
+    }
+
+    /// Checks each value against its range, and both channels against theirs.
+    pub(crate) fn check(&self) -> Result<(), QosError> {
+        for ((name, min, max), value) in RR_LIMITS.iter().zip(self.values()) {
+            if value < *min || value > *max {
+                return Err(QosError::OutOfRange {
+                    name,
+                    value,
+                    min: *min,
+                    max: *max,
+                });
+            }
+        }
+        self.request_channel().check()?;
+        self.response_channel().check()
+    }
+
+    /// Channel 0: clients publish requests, servers receive them. A client never has more
+    /// than `max_active_requests_per_client` requests out, so a server's queue from one
+    /// client cannot overflow, and the server may hold them all at once.
+    pub(crate) fn request_channel(&self) -> PubSubQos {
+        PubSubQos {
+            history: 0,
+            subscriber_buffer: self.max_active_requests_per_client,
+            max_publishers: self.max_clients,
+            max_subscribers: self.max_servers,
+            max_nodes: self.max_nodes,
+            max_loans: self.max_loans,
+            max_borrowed: self.max_active_requests_per_client,
+            overflow: OverflowPolicy::Error,
+        }
+    }
+
+    /// Channel 1: servers publish responses, clients receive them; a server waits (up to
+    /// its send timeout) when a client's buffer is full. A client may hold, per server,
+    /// the responses of each of its active requests.
+    pub(crate) fn response_channel(&self) -> PubSubQos {
+        PubSubQos {
+            history: 0,
+            subscriber_buffer: self.response_buffer,
+            max_publishers: self.max_servers,
+            max_subscribers: self.max_clients,
+            max_nodes: self.max_nodes,
+            max_loans: self.max_loans,
+            max_borrowed: self
+                .max_borrowed_responses
+                .saturating_mul(self.max_active_requests_per_client),
+            overflow: OverflowPolicy::Block,
+        }
+    }
 }

@@ -53,6 +53,8 @@ pub struct ChunkHeader {
     pub sequence: u64,
     /// Monotonic clock at send (nanoseconds since boot).
     pub timestamp_ns: u64,
+    /// What a request-response message answers or asks (0 for publish-subscribe).
+    pub correlation: u64,
 }
 
 /// The geometry of a segment, derived from the payload type and the chunk count.
@@ -366,9 +368,14 @@ impl<R: Region + Clone> ChunkStore<R> {
     /// Writes the header of a loaned chunk.
     pub fn write_header(&mut self, loan: &Loan, header: ChunkHeader) {
         let base = self.layout.chunk_offset(loan.index);
-        for (i, value) in [header.origin, header.sequence, header.timestamp_ns, 0]
-            .into_iter()
-            .enumerate()
+        for (i, value) in [
+            header.origin,
+            header.sequence,
+            header.timestamp_ns,
+            header.correlation,
+        ]
+        .into_iter()
+        .enumerate()
         {
             if let Ok(word) = self.view.u64(base + 8 * i) {
                 word.store(value, crate::sync::atomic::Ordering::Relaxed);
@@ -560,6 +567,7 @@ impl<R: Region> ChunkReader<R> {
             origin: self.view.load_u64(base).ok()?,
             sequence: self.view.load_u64(base + 8).ok()?,
             timestamp_ns: self.view.load_u64(base + 16).ok()?,
+            correlation: self.view.load_u64(base + 24).ok()?,
         })
     }
 
@@ -688,6 +696,7 @@ mod tests {
                 origin: 9,
                 sequence: 1,
                 timestamp_ns: 5,
+                correlation: 0,
             },
         );
         assert!(store.payload_uninit::<[u64; 4]>(&loan).is_none());

@@ -1,0 +1,529 @@
+//! The mapped registry of a service: node table, port slots and queues of its channels,
+//! and the service handle that joins it and removes the service when the last one leaves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::layout::*;
+use super::{OsError, PubSubQos, ServiceError, ServiceName, acquire_lock, remove_segments};
+use crate::node::{Liveness, Node, NodeId};
+use crate::os::mmap::Mapping;
+use crate::os::shm::{self, Permissions, ShmName};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::index_queue::{IndexQueueConsumer, IndexQueueProducer};
+use crate::sync::view::View;
+
+/// Which kind of port slot of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PortKind {
+    Publisher,
+    Subscriber,
+}
+
+impl PortKind {
+    pub(crate) fn count(self, qos: &PubSubQos) -> usize {
+        match self {
+            Self::Publisher => qos.max_publishers as usize,
+            Self::Subscriber => qos.max_subscribers as usize,
+        }
+    }
+
+    pub(crate) fn slot_at(self, channel: &Channel, i: usize) -> usize {
+        match self {
+            Self::Publisher => channel.publisher_at(i),
+            Self::Subscriber => channel.subscriber_at(i),
+        }
+    }
+}
+
+/// A ready port found in a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotInfo {
+    pub(crate) owner: u64,
+    pub(crate) epoch: u64,
+    pub(crate) port: u64,
+}
+
+/// A claimed port slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    pub(crate) slot: usize,
+    pub(crate) epoch: u64,
+}
+
+/// A mapped service: its registry and everything ports need from it.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    pub(crate) node: Node,
+    pub(crate) name: ServiceName,
+    /// The hash of the name that names the service's objects.
+    id: u64,
+    shm_name: ShmName,
+    lock_path: PathBuf,
+    pub(crate) mapping: Arc<Mapping>,
+    pub(crate) view: View<Arc<Mapping>>,
+    pub(crate) geometry: Geometry,
+    permissions: Permissions,
+}
+
+impl Registry {
+    #[allow(clippy::too_many_arguments)] // the parts of a just-opened service, once
+    pub(crate) fn new(
+        node: Node,
+        name: ServiceName,
+        id: u64,
+        shm_name: ShmName,
+        lock_path: PathBuf,
+        mapping: Arc<Mapping>,
+        view: View<Arc<Mapping>>,
+        geometry: Geometry,
+        permissions: Permissions,
+    ) -> Self {
+        Self {
+            node,
+            name,
+            id,
+            shm_name,
+            lock_path,
+            mapping,
+            view,
+            geometry,
+            permissions,
+        }
+    }
+
+    /// Channel `ch` of the service.
+    pub(crate) fn channel(&self, ch: usize) -> &Channel {
+        self.geometry.channel(ch)
+    }
+
+    /// The QoS the ports of channel `ch` work with.
+    pub(crate) fn qos(&self, ch: usize) -> &PubSubQos {
+        &self.channel(ch).qos
+    }
+
+    pub(crate) fn word(&self, at: usize) -> Option<&AtomicU64> {
+        self.view.u64(at).ok()
+    }
+
+    /// The registry generation: changes whenever a port joins or leaves.
+    pub(crate) fn generation(&self) -> u64 {
+        // SYNC(acquire): pairs with the release `fetch_add` in `bump_generation`.
+        self.word(8 * W_GENERATION)
+            .map_or(0, |w| w.load(Ordering::Acquire))
+    }
+
+    fn bump_generation(&self) {
+        if let Some(w) = self.word(8 * W_GENERATION) {
+            // SYNC(release): publishes the slot change made just before.
+            w.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The port in slot `i` of `kind` in channel `ch`, if one is ready.
+    pub(crate) fn slot(&self, ch: usize, kind: PortKind, i: usize) -> Option<SlotInfo> {
+        let at = kind.slot_at(self.channel(ch), i);
+        // SYNC(acquire): pairs with the release store of `state` in `claim_slot`: a ready
+        // state makes the epoch and port written before it visible.
+        let state = self.word(at + SLOT_STATE)?.load(Ordering::Acquire);
+        if state != STATE_READY && state != STATE_DRAINING {
+            return None;
+        }
+        let owner = self.word(at + SLOT_OWNER)?.load(Ordering::Acquire);
+        let epoch = self.word(at + SLOT_EPOCH)?.load(Ordering::Acquire);
+        let port = self.word(at + SLOT_PORT)?.load(Ordering::Acquire);
+        (owner != 0).then_some(SlotInfo { owner, epoch, port })
+    }
+
+    /// Takes a free slot of `kind` in channel `ch` for a port with id `port`, removing
+    /// ports of dead nodes if every slot is taken. `None` when the channel is full.
+    pub(crate) fn claim_slot(&self, ch: usize, kind: PortKind, port: u64) -> Option<Claim> {
+        let channel = *self.channel(ch);
+        for attempt in 0..2 {
+            for i in 0..kind.count(&channel.qos) {
+                let at = kind.slot_at(&channel, i);
+                let owner = self.word(at + SLOT_OWNER)?;
+                // SYNC(acq_rel): the claim; acquire pairs with the release in `release_slot`
+                // so the previous occupant's last writes are visible.
+                if owner
+                    .compare_exchange(
+                        0,
+                        self.node.id().value(),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
+                    let epoch = self
+                        .word(at + SLOT_EPOCH)?
+                        .fetch_add(1, Ordering::AcqRel)
+                        .wrapping_add(1);
+                    self.word(at + SLOT_PORT)?.store(port, Ordering::Relaxed);
+                    // SYNC(release): publishes epoch and port with the ready state.
+                    self.word(at + SLOT_STATE)?
+                        .store(STATE_READY, Ordering::Release);
+                    self.bump_generation();
+                    return Some(Claim { slot: i, epoch });
+                }
+            }
+            if attempt == 0 {
+                self.remove_dead_nodes();
+            }
+        }
+        None
+    }
+
+    /// Leaves a publisher slot whose samples are still queued: subscribers can still map
+    /// the segment and read them; the last one to drain it frees the slot
+    /// ([`Registry::finish_draining`]).
+    pub(crate) fn drain_slot(&self, ch: usize, slot: usize) {
+        let at = PortKind::Publisher.slot_at(self.channel(ch), slot);
+        if let Some(state) = self.word(at + SLOT_STATE) {
+            state.store(STATE_DRAINING, Ordering::Release);
+            self.bump_generation();
+        }
+    }
+
+    /// Frees a draining publisher slot once every delivery queue of it is empty, and
+    /// removes its segment (readers keep their mappings). Returns whether it did.
+    pub(crate) fn finish_draining(&self, ch: usize, slot: usize, port: u64) -> bool {
+        let at = PortKind::Publisher.slot_at(self.channel(ch), slot);
+        let empty = (0..self.qos(ch).max_subscribers as usize).all(|s| {
+            self.deliver_consumer(ch, slot, s)
+                .is_ok_and(|q| q.is_empty())
+        });
+        let draining = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire)) == Some(port)
+            && self.word(at + SLOT_STATE).is_some_and(|w| {
+                w.compare_exchange(STATE_DRAINING, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            });
+        if !(empty && draining) {
+            if draining && let Some(w) = self.word(at + SLOT_STATE) {
+                w.store(STATE_DRAINING, Ordering::Release);
+            }
+            return false;
+        }
+        if let Ok(name) = self.segment_name(port) {
+            let _ = shm::unlink(&name);
+        }
+        if let Some(w) = self.word(at + SLOT_PORT) {
+            w.store(0, Ordering::Relaxed);
+        }
+        if let Some(w) = self.word(at + SLOT_OWNER) {
+            w.store(0, Ordering::Release);
+        }
+        self.bump_generation();
+        true
+    }
+
+    /// Whether publisher slot `p` of channel `ch` is draining.
+    pub(crate) fn slot_is_draining(&self, ch: usize, p: usize) -> bool {
+        let at = PortKind::Publisher.slot_at(self.channel(ch), p);
+        self.word(at + SLOT_STATE)
+            .is_some_and(|w| w.load(Ordering::Acquire) == STATE_DRAINING)
+    }
+
+    /// Frees a slot this node claimed.
+    pub(crate) fn release_slot(&self, ch: usize, kind: PortKind, slot: usize) {
+        let at = kind.slot_at(self.channel(ch), slot);
+        if let (Some(state), Some(port), Some(owner)) = (
+            self.word(at + SLOT_STATE),
+            self.word(at + SLOT_PORT),
+            self.word(at + SLOT_OWNER),
+        ) {
+            state.store(0, Ordering::Release);
+            port.store(0, Ordering::Relaxed);
+            // SYNC(release): pairs with the acquire CAS of the next claimer.
+            owner.store(0, Ordering::Release);
+            self.bump_generation();
+        }
+    }
+
+    /// The event word of a slot.
+    pub(crate) fn event(
+        &self,
+        ch: usize,
+        kind: PortKind,
+        slot: usize,
+    ) -> Option<crate::sync::Event<Arc<Mapping>>> {
+        crate::sync::Event::open(
+            self.mapping.clone(),
+            kind.slot_at(self.channel(ch), slot) + SLOT_EVENT,
+        )
+        .ok()
+    }
+
+    /// The delivery queue's producing end for publisher slot `p` and subscriber slot `s`.
+    pub(crate) fn deliver_producer(
+        &self,
+        ch: usize,
+        p: usize,
+        s: usize,
+    ) -> Result<IndexQueueProducer<Arc<Mapping>>, OsError> {
+        let c = self.channel(ch);
+        Ok(IndexQueueProducer::open(
+            self.mapping.clone(),
+            c.deliver_at(p, s),
+            c.deliver_capacity,
+            u32::MAX,
+        )?)
+    }
+
+    /// The delivery queue's consuming end.
+    pub(crate) fn deliver_consumer(
+        &self,
+        ch: usize,
+        p: usize,
+        s: usize,
+    ) -> Result<IndexQueueConsumer<Arc<Mapping>>, OsError> {
+        let c = self.channel(ch);
+        Ok(IndexQueueConsumer::open(
+            self.mapping.clone(),
+            c.deliver_at(p, s),
+            c.deliver_capacity,
+            u32::MAX,
+        )?)
+    }
+
+    /// The return queue's producing end (the subscriber's).
+    pub(crate) fn return_producer(
+        &self,
+        ch: usize,
+        p: usize,
+        s: usize,
+    ) -> Result<IndexQueueProducer<Arc<Mapping>>, OsError> {
+        let c = self.channel(ch);
+        Ok(IndexQueueProducer::open(
+            self.mapping.clone(),
+            c.return_at(p, s),
+            c.return_capacity,
+            u32::MAX,
+        )?)
+    }
+
+    /// The return queue's consuming end (the publisher's).
+    pub(crate) fn return_consumer(
+        &self,
+        ch: usize,
+        p: usize,
+        s: usize,
+    ) -> Result<IndexQueueConsumer<Arc<Mapping>>, OsError> {
+        let c = self.channel(ch);
+        Ok(IndexQueueConsumer::open(
+            self.mapping.clone(),
+            c.return_at(p, s),
+            c.return_capacity,
+            u32::MAX,
+        )?)
+    }
+
+    /// The request-table word of request slot `a` of client slot `c` (request-response).
+    pub(crate) fn request_word(&self, c: usize, a: usize) -> Option<&AtomicU64> {
+        self.word(self.geometry.requests?.word_at(c, a)?)
+    }
+
+    /// The shared-memory name of a publisher's data segment: under the service's id, so
+    /// that removing the service can find every segment by name, whatever its registry
+    /// says (a dead or hostile process may have scribbled over it).
+    pub(crate) fn segment_name(&self, port: u64) -> Result<ShmName, crate::os::shm::ShmNameError> {
+        ShmName::new(format!(
+            "{}{port:016x}",
+            super::segments_prefix(self.node.config(), self.id)
+        ))
+    }
+
+    /// The permissions ports give their own objects (those of the service handle).
+    pub(crate) fn permissions(&self) -> Permissions {
+        self.permissions
+    }
+
+    fn slots(&self) -> impl Iterator<Item = (PortKind, usize)> + '_ {
+        self.geometry.channels().iter().flat_map(|c| {
+            [PortKind::Publisher, PortKind::Subscriber]
+                .into_iter()
+                .flat_map(move |kind| {
+                    (0..kind.count(&c.qos)).map(move |i| (kind, kind.slot_at(c, i)))
+                })
+        })
+    }
+
+    fn claim_node_slot(&self) -> Result<usize, ServiceError> {
+        let max = self.geometry.max_nodes;
+        for attempt in 0..2 {
+            for i in 0..max as usize {
+                if let Some(w) = self.word(self.geometry.node_at(i))
+                    && w.compare_exchange(
+                        0,
+                        self.node.id().value(),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
+                    return Ok(i);
+                }
+            }
+            if attempt == 0 {
+                self.remove_dead_nodes();
+            }
+        }
+        Err(ServiceError::TooManyNodes {
+            name: self.name.to_string(),
+            max,
+        })
+    }
+
+    /// Removes the node entries and ports of nodes whose liveness token is free. The dead
+    /// publishers' data segments are unlinked (readers that still map them keep reading).
+    pub(crate) fn remove_dead_nodes(&self) -> usize {
+        let config = self.node.config();
+        let mut dead = Vec::new();
+        let check = |owner: u64, dead: &mut Vec<u64>| {
+            if owner == 0 || owner == self.node.id().value() || dead.contains(&owner) {
+                return;
+            }
+            if let Some(id) = NodeId::from_value(owner)
+                && !matches!(crate::node::liveness(config, id), Liveness::Alive)
+            {
+                dead.push(owner);
+            }
+        };
+        for i in 0..self.geometry.max_nodes as usize {
+            if let Some(w) = self.word(self.geometry.node_at(i)) {
+                check(w.load(Ordering::Acquire), &mut dead);
+            }
+        }
+        for (_, at) in self.slots() {
+            if let Some(w) = self.word(at + SLOT_OWNER) {
+                check(w.load(Ordering::Acquire), &mut dead);
+            }
+        }
+        for &owner in &dead {
+            tracing::info!(service = %self.name, node = %format!("{owner:016x}"), "removing a dead node's entries");
+            for i in 0..self.geometry.max_nodes as usize {
+                if let Some(w) = self.word(self.geometry.node_at(i)) {
+                    let _ = w.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+                }
+            }
+            for (kind, at) in self.slots() {
+                if self
+                    .word(at + SLOT_OWNER)
+                    .map(|w| w.load(Ordering::Acquire))
+                    != Some(owner)
+                {
+                    continue;
+                }
+                if kind == PortKind::Publisher
+                    && let Some(port) = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire))
+                    && port != 0
+                    && let Ok(seg) = self.segment_name(port)
+                {
+                    let _ = shm::unlink(&seg);
+                }
+                if let Some(w) = self.word(at + SLOT_STATE) {
+                    w.store(0, Ordering::Release);
+                }
+                if let Some(w) = self.word(at + SLOT_OWNER) {
+                    let _ = w.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+                }
+                self.bump_generation();
+            }
+        }
+        dead.len()
+    }
+
+    /// Whether the node of `owner` (a slot's owner word) is alive. Costs a `flock` probe:
+    /// for waits that must notice a dead peer, never for the data path.
+    pub(crate) fn owner_alive(&self, owner: u64) -> bool {
+        owner == self.node.id().value()
+            || NodeId::from_value(owner).is_some_and(|id| {
+                matches!(
+                    crate::node::liveness(self.node.config(), id),
+                    Liveness::Alive
+                )
+            })
+    }
+
+    /// Whether any node entry other than `except` or any port is still registered (our
+    /// own ports are gone: they keep the handle alive).
+    fn in_use(&self, except: usize) -> bool {
+        let used = |w: Option<&AtomicU64>| w.is_some_and(|w| w.load(Ordering::Acquire) != 0);
+        (0..self.geometry.max_nodes as usize)
+            .any(|i| i != except && used(self.word(self.geometry.node_at(i))))
+            || self.slots().any(|(_, at)| {
+                let draining = self
+                    .word(at + SLOT_STATE)
+                    .is_some_and(|w| w.load(Ordering::Acquire) == STATE_DRAINING);
+                !draining && used(self.word(at + SLOT_OWNER))
+            })
+    }
+}
+
+/// The shared part of a service handle; ports keep it alive. Dropping the last one leaves
+/// the service, and removes it if no other node uses it.
+#[derive(Debug)]
+pub(crate) struct ServiceInner {
+    registry: Registry,
+    node_slot: usize,
+}
+
+impl ServiceInner {
+    /// Joins the service: takes a slot in its node table.
+    pub(crate) fn join(registry: Registry) -> Result<Self, ServiceError> {
+        let node_slot = registry.claim_node_slot()?;
+        Ok(Self {
+            registry,
+            node_slot,
+        })
+    }
+}
+
+impl std::ops::Deref for ServiceInner {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Drop for ServiceInner {
+    fn drop(&mut self) {
+        let lock = match acquire_lock(
+            &self.lock_path,
+            Duration::from_secs(10),
+            &self.name,
+            self.node.config().permissions(),
+        ) {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(service = %self.name, %error, "cannot take the service lock to leave it; its node entry stays until cleanup");
+                return;
+            }
+        };
+        if let Some(w) = self.word(self.geometry.node_at(self.node_slot)) {
+            let _ = w.compare_exchange(
+                self.node.id().value(),
+                0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+        self.remove_dead_nodes();
+        if self.in_use(self.node_slot) {
+            drop(lock);
+            return;
+        }
+        // Every data segment of the service goes, draining ones included: found by name,
+        // whatever the registry says.
+        remove_segments(self.node.config(), self.id);
+        if let Err(error) = shm::unlink(&self.shm_name) {
+            tracing::warn!(service = %self.name, %error, "could not remove the service's shared memory");
+        }
+        if let Err(error) = lock.remove() {
+            tracing::warn!(service = %self.name, %error, "could not remove the service's lock file");
+        }
+        let dir = self.node.config().domain_dir().join("services");
+        crate::os::fs::remove_dir_if_empty(dir);
+        tracing::info!(service = %self.name, "service removed (last participant left)");
+    }
+}
