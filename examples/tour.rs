@@ -160,12 +160,15 @@ fn tour() -> Result<(), Error> {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.starts_with(&prefix))
         .collect();
+    let folder = config.domain_dir();
     println!(
-        "4. shared-memory objects of the tour left in /dev/shm: {}",
-        left.len()
+        "4. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",
+        left.len(),
+        folder.display(),
+        if folder.exists() { "still there" } else { "gone" }
     );
-    if !left.is_empty() {
-        return Err(format!("left behind: {left:?}").into());
+    if !left.is_empty() || folder.exists() {
+        return Err(format!("left behind: {left:?} {}", folder.display()).into());
     }
     Ok(())
 }

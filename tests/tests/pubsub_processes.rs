@@ -1,76 +1,24 @@
 //! Publish-subscribe between real processes (the `pubsub-child` binary).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use shmbus::service::OverflowPolicy;
-use shmbus::{Config, Node, Service};
-use shmbus_tests::{Counted, HUGE_BYTES, Huge, checksum, config, leftovers};
-
-struct Setup {
-    domain: String,
-    root: PathBuf,
-    config: Config,
-}
+use shmbus::{Node, Service};
+use shmbus_tests::{Counted, HUGE_BYTES, Huge, Peer, Setup, checksum, leftovers};
 
 fn setup(test: &str) -> Setup {
-    let domain = format!("pp_{test}_{}", std::process::id());
-    let root = std::env::temp_dir().join(format!("shmbus-pp-{test}-{}", std::process::id()));
-    Setup {
-        config: config(&domain, &root),
-        domain,
-        root,
-    }
+    Setup::new("pp", test)
 }
 
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.root);
-    }
-}
-
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Peer {
-    fn start(setup: &Setup, role: &str, service: &str) -> Peer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pubsub-child"))
-            .args([role, &setup.domain, setup.root.to_str().unwrap(), service])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn pubsub-child");
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut peer = Peer {
-            child,
-            stdin,
-            stdout,
-        };
-        assert_eq!(peer.line(), "ready", "{role} did not start");
-        peer
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read child output");
-        line.trim().to_owned()
-    }
-
-    fn say(&mut self, text: &str) {
-        writeln!(self.stdin.as_mut().unwrap(), "{text}").unwrap();
-    }
-
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "child failed: {status}");
-    }
+/// Starts `pubsub-child ROLE DOMAIN ROOT SERVICE`.
+fn start(setup: &Setup, role: &str, service: &str) -> Peer {
+    Peer::start(
+        env!("CARGO_BIN_EXE_pubsub-child"),
+        setup,
+        role,
+        service,
+        &[],
+    )
 }
 
 const LOSSLESS_SAMPLES: u64 = 1_000_000;
@@ -95,7 +43,7 @@ fn one_publisher_four_subscribers_lossless() {
             .create()
             .unwrap();
         let peers: Vec<Peer> = (0..4)
-            .map(|_| Peer::start(&setup, "subscribe-lossless", "stream"))
+            .map(|_| start(&setup, "subscribe-lossless", "stream"))
             .collect();
         for seq in 1..=LOSSLESS_SAMPLES {
             assert_eq!(
@@ -141,7 +89,7 @@ fn overflow_accounting_is_exact_across_processes() {
             .unwrap();
         let publisher = service.publisher().create().unwrap();
         let peers: Vec<Peer> = (0..2)
-            .map(|_| Peer::start(&setup, "subscribe-lossy", "lossy"))
+            .map(|_| start(&setup, "subscribe-lossy", "lossy"))
             .collect();
         let sent = 200_000;
         for seq in 1..=sent {
@@ -188,7 +136,7 @@ fn a_sample_sent_just_before_the_publisher_exits_arrives() {
         let service = Service::publish_subscribe::<Counted>(&node, "last-words")
             .open_or_create()
             .unwrap();
-        let mut peer = Peer::start(&setup, "publish-and-exit", "last-words");
+        let mut peer = start(&setup, "publish-and-exit", "last-words");
         let subscriber = service.subscriber().create().unwrap();
         peer.say("go");
         assert_eq!(peer.line(), "sent 1");
@@ -216,7 +164,7 @@ fn a_sample_sent_just_before_the_publisher_exits_arrives() {
 fn eight_processes_open_or_create_one_service() {
     let setup = setup("race");
     let mut peers: Vec<Peer> = (0..8)
-        .map(|_| Peer::start(&setup, "open-or-create", "shared"))
+        .map(|_| start(&setup, "open-or-create", "shared"))
         .collect();
     let objects: Vec<String> = leftovers(&setup.config)
         .into_iter()
@@ -273,7 +221,7 @@ fn a_16_mib_sample_crosses_processes_in_place() {
             .create()
             .unwrap();
         let subscriber = service.subscriber().create().unwrap();
-        let mut peer = Peer::start(&setup, "publish-huge", "huge");
+        let mut peer = start(&setup, "publish-huge", "huge");
         assert_eq!(peer.line(), "sent 1");
         let sample = subscriber
             .receive_timeout(Duration::from_secs(60))
@@ -324,7 +272,7 @@ fn a_waitset_waits_on_two_services_of_another_process() {
                     .unwrap()
             })
             .collect();
-        let mut peer = Peer::start(&setup, "waitset", "ws");
+        let mut peer = start(&setup, "waitset", "ws");
         // Uneven bursts on the two services, so the child sleeps on both, wakes for either,
         // and sometimes finds both ready.
         let mut next = [1u64; 2];

@@ -303,6 +303,12 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
         self.state.borrow().active.iter().flatten().count()
     }
 
+    /// Free chunks of the client's request segment (for tests and tools): back to its
+    /// total once every request was taken back by its server, or its dead server cleaned up.
+    pub fn free_chunks(&self) -> u32 {
+        self.requests.free_chunks()
+    }
+
     /// Whether a server is connected.
     pub fn has_servers(&self) -> bool {
         self.requests.has_connections()
@@ -376,8 +382,12 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
     /// to no active request (cancelled, or from an earlier occupant) are given back.
     fn route_responses(&self) -> Result<(), ReceiveError> {
         loop {
-            let Some(held) = self.responses.receive_held()? else {
-                return Ok(());
+            let held = match self.responses.receive_held() {
+                Ok(Some(held)) => held,
+                Ok(None) => return Ok(()),
+                // Enough is held already: what is stashed gets taken first.
+                Err(ReceiveError::TooManyBorrowed { .. }) if self.stashed() > 0 => return Ok(()),
+                Err(e) => return Err(e),
             };
             let (c, a, id) = split(held.header.correlation);
             let mut state = self.state.borrow_mut();
@@ -395,6 +405,17 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
                 }
             }
         }
+    }
+
+    /// Responses received and not yet taken, over all requests.
+    fn stashed(&self) -> usize {
+        self.state
+            .borrow()
+            .active
+            .iter()
+            .flatten()
+            .map(|a| a.stash.len())
+            .sum()
     }
 
     /// The state word of request slot `a`.

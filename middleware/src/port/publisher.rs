@@ -151,7 +151,7 @@ impl<T: ShmMessage> PublisherBuilder<T> {
             }
         };
         drop(shm);
-        let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port) else {
+        let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port, &|_| {}) else {
             let _ = shm::unlink(&segment_name);
             return Err(PublisherCreateError::TooManyPublishers {
                 service: service.name.to_string(),

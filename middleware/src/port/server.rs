@@ -169,6 +169,12 @@ impl<Req: ShmMessage, Res: ShmMessage> Server<Req, Res> {
         }
     }
 
+    /// Free chunks of the server's response segment (for tests and tools): back to its
+    /// total once every client released its responses, or its dead client was cleaned up.
+    pub fn free_chunks(&self) -> u32 {
+        self.responses.free_chunks()
+    }
+
     /// Whether a request is waiting (without taking it).
     pub fn has_requests(&self) -> bool {
         self.requests.poll_ready()

@@ -83,7 +83,18 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
                 break id;
             }
         };
-        let Some(claim) = service.claim_slot(ch, PortKind::Subscriber, port) else {
+        // Entries a previous occupant of the slot left unread are stale, and so are the
+        // overflows they counted; a lossless (`Block`) publisher would otherwise wait for
+        // room that nobody makes.
+        let clear = |slot: usize| {
+            for p in 0..qos.max_publishers as usize {
+                if let Ok(mut queue) = service.deliver_consumer(ch, p, slot) {
+                    while let Ok(Some(_)) = queue.pop() {}
+                    let _ = queue.take_overflows();
+                }
+            }
+        };
+        let Some(claim) = service.claim_slot(ch, PortKind::Subscriber, port, &clear) else {
             return Err(SubscriberCreateError::TooManySubscribers {
                 service: service.name.to_string(),
                 max: qos.max_subscribers,

@@ -138,7 +138,16 @@ impl Registry {
 
     /// Takes a free slot of `kind` in channel `ch` for a port with id `port`, removing
     /// ports of dead nodes if every slot is taken. `None` when the channel is full.
-    pub(crate) fn claim_slot(&self, ch: usize, kind: PortKind, port: u64) -> Option<Claim> {
+    ///
+    /// `prepare` runs after the slot is ours and before it is marked ready, so no peer
+    /// connects to it yet: a subscriber clears what a previous occupant left in its queues.
+    pub(crate) fn claim_slot(
+        &self,
+        ch: usize,
+        kind: PortKind,
+        port: u64,
+        prepare: &dyn Fn(usize),
+    ) -> Option<Claim> {
         let channel = *self.channel(ch);
         for attempt in 0..2 {
             for i in 0..kind.count(&channel.qos) {
@@ -160,6 +169,7 @@ impl Registry {
                         .fetch_add(1, Ordering::AcqRel)
                         .wrapping_add(1);
                     self.word(at + SLOT_PORT)?.store(port, Ordering::Relaxed);
+                    prepare(i);
                     // SYNC(release): publishes epoch and port with the ready state.
                     self.word(at + SLOT_STATE)?
                         .store(STATE_READY, Ordering::Release);
@@ -378,15 +388,16 @@ impl Registry {
     /// publishers' data segments are unlinked (readers that still map them keep reading).
     pub(crate) fn remove_dead_nodes(&self) -> usize {
         let config = self.node.config();
-        let mut dead = Vec::new();
-        let check = |owner: u64, dead: &mut Vec<u64>| {
-            if owner == 0 || owner == self.node.id().value() || dead.contains(&owner) {
+        // Dead owners, with their token locked by us if it is still there.
+        let mut dead: Vec<(u64, Option<crate::os::lock::LockFile>)> = Vec::new();
+        let check = |owner: u64, dead: &mut Vec<(u64, Option<crate::os::lock::LockFile>)>| {
+            if owner == 0 || owner == self.node.id().value() || dead.iter().any(|d| d.0 == owner) {
                 return;
             }
-            if let Some(id) = NodeId::from_value(owner)
-                && !matches!(crate::node::liveness(config, id), Liveness::Alive)
-            {
-                dead.push(owner);
+            match NodeId::from_value(owner).map(|id| crate::node::liveness(config, id)) {
+                Some(Liveness::Alive) => {}
+                Some(Liveness::Dead(token)) => dead.push((owner, Some(token))),
+                Some(Liveness::Gone) | None => dead.push((owner, None)),
             }
         };
         for i in 0..self.geometry.max_nodes as usize {
@@ -399,7 +410,8 @@ impl Registry {
                 check(w.load(Ordering::Acquire), &mut dead);
             }
         }
-        for &owner in &dead {
+        let count = dead.len();
+        for (owner, token) in dead {
             tracing::info!(service = %self.name, node = %format!("{owner:016x}"), "removing a dead node's entries");
             for i in 0..self.geometry.max_nodes as usize {
                 if let Some(w) = self.word(self.geometry.node_at(i)) {
@@ -429,8 +441,15 @@ impl Registry {
                 }
                 self.bump_generation();
             }
+            // The dead node's token goes too: a missing token reads as dead for every
+            // other service it was in, so their cleaners still find it.
+            if let Some(token) = token
+                && let Err(error) = token.remove()
+            {
+                tracing::warn!(node = %format!("{owner:016x}"), %error, "could not remove a dead node's token file");
+            }
         }
-        dead.len()
+        count
     }
 
     /// Whether the node of `owner` (a slot's owner word) is alive. Costs a `flock` probe:
