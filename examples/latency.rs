@@ -1,4 +1,5 @@
-//! A busy-polling ping-pong over two publish-subscribe services, for latency figures.
+//! Busy-polling latency loops: a ping-pong over two publish-subscribe services, and calls
+//! of a request-response service.
 //!
 //! The pinging side publishes on `<name>/ping` and waits for the same sequence number to
 //! come back on `<name>/pong`; the ponging side answers each ping. Both write the
@@ -123,5 +124,76 @@ pub fn pong<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
         reply.seq = seq;
         reply.tail = tail;
         reply.send()?;
+    }
+}
+
+/// Makes `rounds` busy-polling calls on the request-response service `name` (after a
+/// warm-up) and ends the exchange; the serving side must run [`serve`] with the same
+/// `name` and `N`. The figures are whole round trips (request there, response back).
+pub fn call<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<Latency, Error> {
+    let service = Service::request_response::<Payload<N>, Payload<N>>(node, name)
+        .max_clients(1)
+        .max_servers(1)
+        .max_active_requests_per_client(1)
+        .response_buffer(1)
+        .max_borrowed_responses(1)
+        .open_or_create()?;
+    let client = service.client().create()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client.has_servers() {
+        if Instant::now() > deadline {
+            return Err(format!("nobody serves {name}").into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut times = Vec::with_capacity(rounds);
+    for seq in 1..=(rounds as u64 + WARM_UP) {
+        let start = Instant::now();
+        let mut request = client.loan_recycled()?;
+        request.seq = seq;
+        request.tail = seq;
+        let pending = request.send()?;
+        loop {
+            if let Some(response) = pending.receive()? {
+                if response.seq == seq && response.tail == seq {
+                    break;
+                }
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        drop(pending);
+        if seq > WARM_UP {
+            times.push(start.elapsed().as_nanos() as f64);
+        }
+    }
+    let mut end = client.loan_recycled()?;
+    end.seq = 0;
+    end.send_oneway()?;
+    Ok(Latency::from_samples(times))
+}
+
+/// Answers calls on `name` until the end marker (a one-way request with sequence 0).
+pub fn serve<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
+    let service = Service::request_response::<Payload<N>, Payload<N>>(node, name)
+        .max_clients(1)
+        .max_servers(1)
+        .max_active_requests_per_client(1)
+        .response_buffer(1)
+        .max_borrowed_responses(1)
+        .open_or_create()?;
+    let server = service.server().create()?;
+    loop {
+        let Some(request) = server.receive()? else {
+            std::hint::spin_loop();
+            continue;
+        };
+        if request.seq == 0 {
+            return Ok(());
+        }
+        let mut response = request.loan_recycled()?;
+        response.seq = request.seq;
+        response.tail = request.tail;
+        response.send()?;
     }
 }

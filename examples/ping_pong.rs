@@ -1,5 +1,5 @@
 //! A first latency check: a busy-polling ping-pong with a child process over two
-//! publish-subscribe services, for 8 B and 1 MiB messages.
+//! publish-subscribe services, and request-response calls, for 8 B and 1 MiB messages.
 //! `cargo run --release --example ping_pong [ROUNDS]`
 //!
 //! Prints the median and 99th percentile of the one-way latency (round trip / 2). The full,
@@ -15,7 +15,9 @@ fn main() -> Result<(), Error> {
     if args.get(1).map(String::as_str) == Some("pong") {
         let node = Node::builder().name("pong").create()?;
         latency::pong::<8>(&node, "ping-pong/small")?;
-        return latency::pong::<{ (1 << 20) - 16 }>(&node, "ping-pong/big");
+        latency::pong::<{ (1 << 20) - 16 }>(&node, "ping-pong/big")?;
+        latency::serve::<8>(&node, "ping-pong/call-small")?;
+        return latency::serve::<{ (1 << 20) - 16 }>(&node, "ping-pong/call-big");
     }
     let rounds: usize = match args.get(1) {
         Some(n) => n
@@ -35,6 +37,8 @@ fn main() -> Result<(), Error> {
         .spawn()?;
     let small = latency::ping::<8>(&node, "ping-pong/small", rounds)?;
     let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "ping-pong/big", rounds)?;
+    let call_small = latency::call::<8>(&node, "ping-pong/call-small", rounds)?;
+    let call_big = latency::call::<{ (1 << 20) - 16 }>(&node, "ping-pong/call-big", rounds)?;
     let status = child.wait()?;
     if !status.success() {
         return Err(format!("the pong process failed: {status}").into());
@@ -53,5 +57,12 @@ fn main() -> Result<(), Error> {
         "  1 MiB / 8 B median: {:.2} (1.0 = zero-copy: the size costs nothing)",
         big.median_ns / small.median_ns
     );
+    println!("request-response round trip (request there, response back), busy-polling:");
+    for (what, l) in [("8 B  ", call_small), ("1 MiB", call_big)] {
+        println!(
+            "  {what}: median {:>7.0} ns   p99 {:>7.0} ns",
+            l.median_ns, l.p99_ns
+        );
+    }
     Ok(())
 }

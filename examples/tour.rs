@@ -6,7 +6,10 @@
 //!    node, removes its ports and gets every chunk back.
 //! 3. A ping-pong with a child process measures the one-way latency for 8 B and 1 MiB
 //!    messages (busy-polling), and prints the medians.
-//! 4. At the end nothing of the tour's domain is left in `/dev/shm`.
+//! 4. Request-response: a server process answers 10,000 calls, each checked; then a
+//!    server is killed with SIGKILL while it holds a request, and the waiting client gets
+//!    `ServerGone` instead of hanging; the round-trip latency for 8 B and 1 MiB.
+//! 5. At the end nothing of the tour's domain is left in `/dev/shm` or its runtime folder.
 //!
 //! The children are this same program, started with a role argument.
 
@@ -40,6 +43,9 @@ fn main() -> Result<(), Error> {
         Some("subscriber") => subscriber(),
         Some("holder") => holder(),
         Some("pong") => pong(),
+        Some("server") => server(),
+        Some("hang") => hang(),
+        Some("serve") => serve(),
         _ => tour(),
     }
 }
@@ -154,6 +160,9 @@ fn tour() -> Result<(), Error> {
         big.median_ns / small.median_ns
     );
 
+    // 4. Request-response.
+    rpc(&node, &domain)?;
+
     drop(node);
     let prefix = config.shm_prefix();
     let left: Vec<_> = std::fs::read_dir("/dev/shm")?
@@ -162,14 +171,115 @@ fn tour() -> Result<(), Error> {
         .collect();
     let folder = config.domain_dir();
     println!(
-        "4. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",
+        "5. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",
         left.len(),
         folder.display(),
-        if folder.exists() { "still there" } else { "gone" }
+        if folder.exists() {
+            "still there"
+        } else {
+            "gone"
+        }
     );
     if !left.is_empty() || folder.exists() {
         return Err(format!("left behind: {left:?} {}", folder.display()).into());
     }
+    Ok(())
+}
+
+/// A question and its answer for the request-response step.
+#[derive(ShmMessage, Debug, Clone, Copy)]
+#[repr(C)]
+struct Question {
+    seq: u64,
+}
+
+#[derive(ShmMessage, Debug, Clone, Copy)]
+#[repr(C)]
+struct Reply {
+    seq: u64,
+    checksum: u64,
+}
+
+const CALLS: u64 = 10_000;
+
+fn rpc(node: &Node, domain: &str) -> Result<(), Error> {
+    let service =
+        Service::request_response::<Question, Reply>(node, "tour/rpc").open_or_create()?;
+    let client = service.client().create()?;
+    let chunks = client.free_chunks();
+    let (mut server, _out) = spawn("server", domain)?;
+    let start = Instant::now();
+    for seq in 1..=CALLS {
+        let reply = client.call(&Question { seq }, Duration::from_secs(30))?;
+        if reply.seq != seq || reply.checksum != checksum(seq) {
+            return Err(format!("wrong reply {reply:?} to call {seq}").into());
+        }
+    }
+    let elapsed = start.elapsed();
+    client.send_copy_oneway(&Question { seq: 0 })?; // tells the server to leave
+    server.wait()?;
+    println!(
+        "4. a server process answered {CALLS} calls, each checked, in {elapsed:.2?} ({:.1} µs per call, blocking waits)",
+        elapsed.as_secs_f64() * 1e6 / CALLS as f64
+    );
+    let (mut hang, mut hang_out) = spawn("hang", domain)?;
+    let pending = client.send_copy(&Question { seq: 1 })?;
+    let mut line = String::new();
+    hang_out.read_line(&mut line)?;
+    if line.trim() != "holding" {
+        return Err(format!("the server did not take the request: {line:?}").into());
+    }
+    hang.kill()?; // SIGKILL, while it holds the request
+    hang.wait()?;
+    let waited = Instant::now();
+    match pending.receive_timeout(Duration::from_secs(60)) {
+        Err(shmbus::port::ResponseError::ServerGone) => println!(
+            "   a server killed with SIGKILL mid-call: the client was told after {:.0?} (ServerGone), {} of its {chunks} request chunks free",
+            waited.elapsed(),
+            client.free_chunks()
+        ),
+        other => return Err(format!("expected ServerGone, got {other:?}").into()),
+    }
+    drop(pending);
+    drop(client);
+    drop(service);
+    let (mut child, _out) = spawn("serve", domain)?;
+    let small = latency::call::<8>(node, "tour/call-small", ROUNDS)?;
+    let big = latency::call::<{ (1 << 20) - 16 }>(node, "tour/call-big", ROUNDS)?;
+    child.wait()?;
+    println!(
+        "   round trip, busy-polling, {ROUNDS} calls each: 8 B median {:.0} ns (p99 {:.0}), 1 MiB median {:.0} ns (p99 {:.0})\n",
+        small.median_ns, small.p99_ns, big.median_ns, big.p99_ns
+    );
+    Ok(())
+}
+
+fn server() -> Result<(), Error> {
+    let node = Node::builder().name("server").config(config()?).create()?;
+    let service = Service::request_response::<Question, Reply>(&node, "tour/rpc").open()?;
+    let server = service.server().create()?;
+    println!("ready");
+    loop {
+        let request = server.receive_blocking()?;
+        if request.seq == 0 {
+            return Ok(());
+        }
+        request.respond_copy(&Reply {
+            seq: request.seq,
+            checksum: checksum(request.seq),
+        })?;
+    }
+}
+
+fn hang() -> Result<(), Error> {
+    let node = Node::builder().name("hang").config(config()?).create()?;
+    let service = Service::request_response::<Question, Reply>(&node, "tour/rpc").open()?;
+    let server = service.server().create()?;
+    println!("ready");
+    let request = server.receive_blocking()?;
+    println!("holding");
+    std::thread::sleep(Duration::from_secs(3600));
+    drop(request);
     Ok(())
 }
 
@@ -178,6 +288,13 @@ fn pong() -> Result<(), Error> {
     println!("ready");
     latency::pong::<8>(&node, "tour/small")?;
     latency::pong::<{ (1 << 20) - 16 }>(&node, "tour/big")
+}
+
+fn serve() -> Result<(), Error> {
+    let node = Node::builder().name("serve").config(config()?).create()?;
+    println!("ready");
+    latency::serve::<8>(&node, "tour/call-small")?;
+    latency::serve::<{ (1 << 20) - 16 }>(&node, "tour/call-big")
 }
 
 fn subscriber() -> Result<(), Error> {

@@ -260,6 +260,29 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
         }
     }
 
+    /// Loans a request holding whatever its chunk held (an earlier request or zeroes),
+    /// without writing a byte; for request types valid for every bit pattern (refused at
+    /// compile time otherwise). See [`Publisher::loan_recycled`](crate::Publisher::loan_recycled).
+    pub fn loan_recycled(&self) -> Result<RequestMut<'_, Req, Res>, LoanError> {
+        const {
+            assert!(
+                Req::ANY_BIT_PATTERN,
+                "not every bit pattern is a valid value of this request type: use loan"
+            )
+        };
+        match self.requests.loan_payload()?.recycled() {
+            Ok(payload) => Ok(RequestMut {
+                client: self,
+                payload: Some(payload),
+            }),
+            Err(payload) => {
+                // Unreachable: checked at compile time above.
+                self.requests.discard_payload(payload);
+                Err(LoanError::TooManyLoans { max: 0 })
+            }
+        }
+    }
+
     /// Copies `request` into shared memory and sends it to one server.
     pub fn send_copy(
         &self,

@@ -277,6 +277,32 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
         }
     }
 
+    /// Loans a response holding whatever its chunk held (an earlier response or zeroes),
+    /// without writing a byte; for response types valid for every bit pattern.
+    pub fn loan_recycled(&self) -> Result<ResponseMut<'_, 'a, Req, Res>, RespondError> {
+        const {
+            assert!(
+                Res::ANY_BIT_PATTERN,
+                "not every bit pattern is a valid value of this response type: use loan"
+            )
+        };
+        if self.oneway {
+            return Err(RespondError::NoResponseExpected);
+        }
+        let responses = &self.server.responses;
+        match responses.loan_payload()?.recycled() {
+            Ok(payload) => Ok(ResponseMut {
+                request: self,
+                payload: Some(payload),
+            }),
+            Err(payload) => {
+                // Unreachable: checked at compile time above.
+                responses.discard_payload(payload);
+                Err(RespondError::NoResponseExpected)
+            }
+        }
+    }
+
     /// Copies `response` into shared memory and sends it to the client.
     pub fn respond_copy(&self, response: &Res) -> Result<(), RespondError>
     where
