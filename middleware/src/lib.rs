@@ -21,6 +21,7 @@
 // Lets the derive's absolute paths (`::shmbus::...`) resolve inside this crate's own tests.
 extern crate self as shmbus;
 
+pub mod cleanup;
 pub mod config;
 pub mod message;
 pub mod node;

@@ -184,7 +184,7 @@ fn scribbled_services_and_segments_are_survivable_and_leave_nothing() {
                 Target::Registry => {
                     scribble(&object(&node, "ps"), 16 * 1024..u64::MAX, &mut rng, share)
                 }
-                Target::Segment => scribble(&object(&node, "d"), 0..u64::MAX, &mut rng, share),
+                Target::Segment => scribble(&object(&node, "d.ps"), 0..u64::MAX, &mut rng, share),
             }
             // The ports that were there when it happened...
             for seq in 7..=30 {

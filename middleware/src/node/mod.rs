@@ -12,6 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
 use crate::os::lock::{self, LockCreateError, LockFile, TryLock};
@@ -108,12 +109,20 @@ pub struct NodeInfo {
 pub struct NodeBuilder {
     name: Option<String>,
     config: Option<Config>,
+    skip_cleanup: bool,
 }
 
 impl NodeBuilder {
     /// The node's name (default: the executable's name). Names need not be unique.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Whether creating the node first cleans up after dead nodes of the domain, as
+    /// [`Node::cleanup_dead_nodes`] does (default `true`; a failure there is only logged).
+    pub fn cleanup(mut self, enabled: bool) -> Self {
+        self.skip_cleanup = !enabled;
         self
     }
 
@@ -162,14 +171,20 @@ impl NodeBuilder {
             tracing::warn!(%id, %error, "could not write the node's name into its token file");
         }
         tracing::info!(%id, name, domain = config.domain(), "node created");
-        Ok(Node {
+        let node = Node {
             inner: Arc::new(NodeInner {
                 id,
                 name,
                 config,
                 token: Some(token),
             }),
-        })
+        };
+        if !self.skip_cleanup
+            && let Err(error) = crate::cleanup::run(&node, Duration::from_millis(100))
+        {
+            tracing::warn!(%error, "cleanup after dead nodes at node creation failed");
+        }
+        Ok(node)
     }
 }
 
@@ -220,6 +235,17 @@ impl Node {
     /// The node's configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Cleans up after the dead nodes of this node's domain (see [`crate::cleanup`]): their
+    /// ports leave every service, the chunks they held go back to their pools, services no
+    /// live node uses are removed with all their objects, and their token files go. Waits
+    /// at most 1 s for each service's lock; a service busy for longer is counted in
+    /// [`CleanupReport::busy`](crate::cleanup::CleanupReport::busy) and left for later.
+    pub fn cleanup_dead_nodes(
+        &self,
+    ) -> Result<crate::cleanup::CleanupReport, crate::cleanup::CleanupError> {
+        crate::cleanup::run(self, Duration::from_secs(1))
     }
 
     /// Lists the nodes of `config`'s domain, alive and dead.

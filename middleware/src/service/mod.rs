@@ -26,6 +26,7 @@ mod pubsub;
 pub mod qos;
 mod registry;
 mod request_response;
+pub(crate) mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -199,7 +200,7 @@ impl Opener<'_> {
                         // nobody else is creating it. Remove it and start over.
                         tracing::warn!(service = %name, "removing a half-created service left by a dead creator");
                         let _ = shm::unlink(self.shm_name);
-                        remove_segments(self.node.config(), self.id);
+                        remove_segments(self.node.config(), self.spec.suffix, self.id);
                         self.create_object().map(|(m, g)| (m, g, true))?
                     }
                 }
@@ -409,15 +410,17 @@ impl Opener<'_> {
     }
 }
 
-/// The name prefix of every data segment of service `id`.
-fn segments_prefix(config: &crate::Config, id: u64) -> String {
-    format!("/{}d.{id:016x}.", config.shm_prefix())
+/// The name prefix of every data segment of the service with object suffix `suffix`
+/// (`ps` or `rr`) and id `id`: `/<prefix>.<domain>.d.<suffix>.<id>.`, so a segment names
+/// its service exactly.
+fn segments_prefix(config: &crate::Config, suffix: &str, id: u64) -> String {
+    format!("/{}d.{suffix}.{id:016x}.", config.shm_prefix())
 }
 
-/// Removes every data segment of service `id` (the service is going away, under its lock).
-/// Readers that still map one keep reading it.
-fn remove_segments(config: &crate::Config, id: u64) {
-    match shm::list(&segments_prefix(config, id)) {
+/// Removes every data segment of a service (it is going away, under its lock). Readers
+/// that still map one keep reading it.
+fn remove_segments(config: &crate::Config, suffix: &str, id: u64) {
+    match shm::list(&segments_prefix(config, suffix, id)) {
         Ok(names) => {
             for name in names {
                 if let Err(error) = shm::unlink(&name) {

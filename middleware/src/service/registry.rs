@@ -93,6 +93,16 @@ impl Registry {
         }
     }
 
+    /// The pattern's part of the service's object names: `rr` for request-response (the
+    /// only pattern with a request table), `ps` for publish-subscribe.
+    pub(crate) fn suffix(&self) -> &'static str {
+        if self.geometry.requests.is_some() {
+            "rr"
+        } else {
+            "ps"
+        }
+    }
+
     /// Channel `ch` of the service.
     pub(crate) fn channel(&self, ch: usize) -> &Channel {
         self.geometry.channel(ch)
@@ -339,7 +349,7 @@ impl Registry {
     pub(crate) fn segment_name(&self, port: u64) -> Result<ShmName, crate::os::shm::ShmNameError> {
         ShmName::new(format!(
             "{}{port:016x}",
-            super::segments_prefix(self.node.config(), self.id)
+            super::segments_prefix(self.node.config(), self.suffix(), self.id)
         ))
     }
 
@@ -466,7 +476,7 @@ impl Registry {
 
     /// Whether any node entry other than `except` or any port is still registered (our
     /// own ports are gone: they keep the handle alive).
-    fn in_use(&self, except: usize) -> bool {
+    pub(crate) fn in_use(&self, except: usize) -> bool {
         let used = |w: Option<&AtomicU64>| w.is_some_and(|w| w.load(Ordering::Acquire) != 0);
         (0..self.geometry.max_nodes as usize)
             .any(|i| i != except && used(self.word(self.geometry.node_at(i))))
@@ -534,7 +544,7 @@ impl Drop for ServiceInner {
         }
         // Every data segment of the service goes, draining ones included: found by name,
         // whatever the registry says.
-        remove_segments(self.node.config(), self.id);
+        remove_segments(self.node.config(), self.suffix(), self.id);
         if let Err(error) = shm::unlink(&self.shm_name) {
             tracing::warn!(service = %self.name, %error, "could not remove the service's shared memory");
         }

@@ -1,0 +1,202 @@
+//! Sweeping a service without joining it: remove the ports of dead nodes, and remove the
+//! whole service when no live node uses it any more. The cleaner's half of
+//! [`crate::cleanup`]; it runs under the service lock, so it never races with a process
+//! that creates, opens or leaves the same service.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::layout::*;
+use super::qos::{PubSubQos, RequestResponseQos};
+use super::{OsError, Registry, ServiceError, ServiceName, acquire_lock, remove_segments};
+use crate::node::Node;
+use crate::os::mmap::{Mapping, Protection};
+use crate::os::shm::{self, Access, SharedMemory, ShmName, ShmOpenError};
+use crate::sync::view::View;
+
+/// A service of a domain, as its objects and files name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ServiceKey {
+    /// `PATTERN_PUBSUB` or `PATTERN_REQUEST_RESPONSE`.
+    pub(crate) pattern: u64,
+    /// The hash of its name.
+    pub(crate) id: u64,
+}
+
+impl ServiceKey {
+    fn suffix(self) -> &'static str {
+        if self.pattern == PATTERN_REQUEST_RESPONSE {
+            "rr"
+        } else {
+            "ps"
+        }
+    }
+}
+
+/// What a sweep did to one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Swept {
+    /// Live nodes still use it; `dead` nodes' entries were removed.
+    Kept { dead: usize },
+    /// Nobody alive used it: its objects and lock file are gone (after removing `dead`
+    /// nodes' entries).
+    Removed { dead: usize, objects: usize },
+    /// Another process held its lock for the whole wait: left for the next sweep.
+    Busy,
+    /// Written by another shm-ABI version or unreadable: not touched.
+    Foreign,
+}
+
+/// Every service of `node`'s domain that has an object, a lock file or a data segment.
+pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
+    let config = node.config();
+    let prefix = format!("/{}", config.shm_prefix());
+    let mut keys = Vec::new();
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    for name in shm::list(&prefix).map_err(|e| OsError::Io(e.source))? {
+        let rest = &name.as_str()[prefix.len()..];
+        let key = if let Some(id) = rest.strip_prefix("ps.") {
+            hex(id).map(|id| (PATTERN_PUBSUB, id))
+        } else if let Some(id) = rest.strip_prefix("rr.") {
+            hex(id).map(|id| (PATTERN_REQUEST_RESPONSE, id))
+        } else if let Some(seg) = rest.strip_prefix("d.ps.") {
+            seg.split('.')
+                .next()
+                .and_then(hex)
+                .map(|id| (PATTERN_PUBSUB, id))
+        } else if let Some(seg) = rest.strip_prefix("d.rr.") {
+            seg.split('.')
+                .next()
+                .and_then(hex)
+                .map(|id| (PATTERN_REQUEST_RESPONSE, id))
+        } else {
+            None
+        };
+        if let Some((pattern, id)) = key {
+            keys.push(ServiceKey { pattern, id });
+        }
+    }
+    let dir = config.domain_dir().join("services");
+    for path in crate::os::fs::list(&dir, ".lock")? {
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut parts = file.split('.');
+        let (Some(id), Some(kind)) = (parts.next().and_then(hex), parts.next()) else {
+            continue;
+        };
+        let pattern = match kind {
+            "ps" => PATTERN_PUBSUB,
+            "rr" => PATTERN_REQUEST_RESPONSE,
+            _ => continue,
+        };
+        keys.push(ServiceKey { pattern, id });
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// Sweeps one service (see the module docs). Waits at most `lock_timeout` for its lock.
+pub(crate) fn sweep(
+    node: &Node,
+    key: ServiceKey,
+    lock_timeout: Duration,
+) -> Result<Swept, ServiceError> {
+    let config = node.config();
+    let label = ServiceName::new(&format!("{}/{:016x}", key.suffix(), key.id))
+        .map_err(ServiceError::InvalidName)?;
+    let os = |source: OsError| ServiceError::Os {
+        name: label.to_string(),
+        source,
+    };
+    let dir = config.domain_dir().join("services");
+    let lock_path = dir.join(format!("{:016x}.{}.lock", key.id, key.suffix()));
+    let lock = match acquire_lock(&lock_path, lock_timeout, &label, config.permissions()) {
+        Ok(lock) => lock,
+        Err(ServiceError::LockTimeout { .. }) => return Ok(Swept::Busy),
+        Err(e) => return Err(e),
+    };
+    let shm_name = ShmName::new(format!(
+        "/{}{}.{:016x}",
+        config.shm_prefix(),
+        key.suffix(),
+        key.id
+    ))
+    .map_err(|e| os(e.into()))?;
+    let remove_all = |lock: crate::os::lock::LockFile, dead: usize| {
+        let mut objects =
+            shm::list(&super::segments_prefix(config, key.suffix(), key.id)).map_or(0, |l| l.len());
+        remove_segments(config, key.suffix(), key.id);
+        if shm::unlink(&shm_name).is_ok() {
+            objects += 1;
+        }
+        if let Err(error) = lock.remove() {
+            tracing::warn!(service = %label, %error, "could not remove a swept service's lock file");
+        }
+        crate::os::fs::remove_dir_if_empty(&dir);
+        tracing::info!(service = %label, dead, objects, "removed a service no live node uses");
+        Swept::Removed { dead, objects }
+    };
+    let shm = match SharedMemory::open(&shm_name, Access::ReadWrite) {
+        Ok(shm) => shm,
+        // Only a lock file or orphaned segments are left.
+        Err(ShmOpenError::NotFound { .. }) => return Ok(remove_all(lock, 0)),
+        Err(e) => return Err(os(e.into())),
+    };
+    let len = shm.len().map_err(|e| os(e.into()))?;
+    let Ok(len) = usize::try_from(len) else {
+        return Ok(Swept::Foreign);
+    };
+    if len < HEADER_SIZE {
+        // We hold the lock, so its creator is not at work: it died before sizing it.
+        return Ok(remove_all(lock, 0));
+    }
+    let mapping =
+        Arc::new(Mapping::new(&shm, len, Protection::ReadWrite).map_err(|e| os(e.into()))?);
+    let header = View::new(mapping.clone(), 0, HEADER_SIZE).map_err(|e| os(e.into()))?;
+    let word = |w: usize| header.load_u64(8 * w).unwrap_or(0);
+    if word(W_STATE) != STATE_READY {
+        // Half-created by a creator that died (we hold the lock).
+        return Ok(remove_all(lock, 0));
+    }
+    if word(W_MAGIC) != MAGIC || word(W_ABI) != SHM_ABI_VERSION || word(W_PATTERN) != key.pattern {
+        return Ok(Swept::Foreign);
+    }
+    let mut qos = [0u64; QOS_WORDS];
+    for (i, w) in qos.iter_mut().enumerate() {
+        *w = word(W_QOS + i);
+    }
+    let geometry = if key.pattern == PATTERN_PUBSUB {
+        PubSubQos::from_words(qos).map(Geometry::pubsub)
+    } else {
+        RequestResponseQos::from_words(qos).map(Geometry::request_response)
+    };
+    let Some(geometry) = geometry.filter(|g| g.total <= len) else {
+        return Ok(Swept::Foreign);
+    };
+    let name_len = usize::try_from(word(W_NAME_LEN)).unwrap_or(0).min(255);
+    let name = header
+        .read_bytes(NAME_AT, name_len)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|n| ServiceName::new(&n).ok())
+        .unwrap_or(label.clone());
+    let view = View::new(mapping.clone(), 0, geometry.total).map_err(|e| os(e.into()))?;
+    let registry = Registry::new(
+        node.clone(),
+        name,
+        key.id,
+        shm_name.clone(),
+        PathBuf::from(&lock_path),
+        mapping,
+        view,
+        geometry,
+        config.permissions(),
+    );
+    let dead = registry.remove_dead_nodes();
+    if registry.in_use(usize::MAX) {
+        return Ok(Swept::Kept { dead });
+    }
+    drop(registry);
+    Ok(remove_all(lock, dead))
+}
