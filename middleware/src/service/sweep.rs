@@ -103,7 +103,7 @@ pub(crate) fn sweep(
     lock_timeout: Duration,
 ) -> Result<Swept, ServiceError> {
     let config = node.config();
-    let label = ServiceName::new(&format!("{}/{:016x}", key.suffix(), key.id))
+    let label = ServiceName::new(format!("{}/{:016x}", key.suffix(), key.id))
         .map_err(ServiceError::InvalidName)?;
     let os = |source: OsError| ServiceError::Os {
         name: label.to_string(),
