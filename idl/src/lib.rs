@@ -9,6 +9,7 @@
 
 pub mod ast;
 pub mod diagnostics;
+pub mod hir;
 pub mod lexer;
 pub mod parser;
 pub mod preprocess;
