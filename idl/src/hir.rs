@@ -22,7 +22,7 @@
 //! | `enum` | newtype over [`Enum::repr`] | that integer |
 //! | `bitmask` | newtype over [`Bitmask::repr`] | that integer |
 //! | `bitset` | integer storage [`Bitset::storage`] | that integer |
-//! | `union` | `#[repr(C)]` discriminator, then storage aligned to the widest branch | see [`Union`] |
+//! | `union` | `#[repr(C)]` struct: discriminator `_d`, then every branch as its own field | see [`Union`] |
 //!
 //! A zero-sized `repr(C)` struct (an empty IDL struct) has size 0 and alignment 1, as in
 //! Rust.
@@ -467,11 +467,14 @@ pub struct Bitfield {
 
 /// A discriminated union.
 ///
-/// Layout: `#[repr(C)]` struct of the discriminator (at offset 0) and then the branch
-/// storage at [`Union::storage_offset`] = discriminator size rounded up to
-/// [`Union::storage_layout`]`.align`; storage size = widest branch size rounded up to the
-/// widest branch alignment; whole size = `storage_offset + storage size` rounded up to
-/// the union's alignment (the larger of the discriminator's and the storage's).
+/// Layout (decided by codegen, see `codegen/src/rust/union.rs` for why): a `#[repr(C)]`
+/// struct whose fields are the discriminator `_d` at offset 0 and then **every branch as
+/// its own field**, in declaration order, each at its natural alignment — the branches
+/// do not overlap. The layout is therefore exactly [`repr_c_offsets`] of
+/// `[discriminator layout, case 0 layout, case 1 layout, ...]`; [`UnionCase::offset`] is
+/// each branch's offset. [`Union::storage_offset`] is the offset of the first branch
+/// (the discriminator's size when there is no case) and [`Union::storage_layout`] the
+/// layout of the branch fields taken together, `repr_c` of the case layouts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Union {
     /// The discriminator type as written (a typedef stays a typedef).
@@ -518,6 +521,8 @@ pub struct UnionCase {
     pub ty: Type,
     /// Layout of the member.
     pub layout: Layout,
+    /// Offset of the member inside the union: branches do not overlap (see [`Union`]).
+    pub offset: u64,
     /// Documentation.
     pub doc: Doc,
     /// Every applied annotation with evaluated parameters.
