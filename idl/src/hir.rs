@@ -185,7 +185,11 @@ pub struct Item {
     pub name: String,
     /// The enclosing module.
     pub module: ModuleId,
-    /// The scoped path including the name: `["pkg", "msg", "Foo"]`.
+    /// The scoped path including the name: `["pkg", "msg", "Foo"]`. For a type defined
+    /// inline inside a struct or union (`struct A { struct B { .. } b; };`) the path goes
+    /// through the enclosing type (`["pkg", "A", "B"]`), as in IDL, while `module` is
+    /// still the enclosing module; such items are listed in that module's entries just
+    /// before the type that defines them.
     pub path: Vec<String>,
     /// Documentation.
     pub doc: Doc,
@@ -581,6 +585,10 @@ pub enum BoundSource {
     DefaultOption,
     /// The per-member bounds (`Options::member_bounds` or a bounds file).
     MemberBound,
+    /// Only for the type of a `const string` / `const wstring` written without a bound:
+    /// the bound is the value's length (at least 1); constants are never laid out in
+    /// messages, so an unbounded constant string is fine.
+    ConstantValue,
 }
 
 /// A type reference.
