@@ -509,6 +509,9 @@ pub enum Discriminator {
     Primitive(Primitive),
     /// An enum.
     Enum(ItemId),
+    /// A bitmask (Cyclone DDS accepts these; labels are flag combinations): the value is
+    /// the bitmask's [`Bitmask::repr`] integer.
+    Bitmask(ItemId),
 }
 
 /// One union case.

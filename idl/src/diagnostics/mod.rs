@@ -154,6 +154,11 @@ impl Diagnostics {
         self.list.iter().any(Diagnostic::is_error)
     }
 
+    /// Whether a diagnostic with `code` was recorded.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.list.iter().any(|d| d.code == code)
+    }
+
     /// Number of errors recorded.
     pub fn error_count(&self) -> usize {
         self.list.iter().filter(|d| d.is_error()).count()
