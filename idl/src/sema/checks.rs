@@ -138,7 +138,7 @@ impl Sema<'_> {
             .iter()
             .map(|&i| {
                 let e: &Edge = &self.edges[i];
-                format!("`{}` holds `{}`", e.via, self.decl(e.to).scoped_name())
+                format!("`{}` holds a `{}`", e.via, self.decl(e.to).scoped_name())
             })
             .collect();
         let mut diag = Diagnostic::error(

@@ -618,7 +618,7 @@ impl<'a> Sema<'a> {
                         expr.span,
                     )
                     .with_label("out of range")
-                    .with_help(format!("give the {what} a positive value")),
+                    .with_help(format!("use a value from 1 to {}", u32::MAX)),
                 );
                 None
             }

@@ -358,6 +358,11 @@ impl<'a> Sema<'a> {
         {
             return Some((b, BoundSource::MemberBound));
         }
+        let example = if matches!(kind, Unbound::String | Unbound::WString) {
+            256
+        } else {
+            100
+        };
         let (default, option, code, name) = match kind {
             Unbound::String => (
                 self.options.default_string_bound,
@@ -395,7 +400,7 @@ impl<'a> Sema<'a> {
         )
         .with_label(format!("unbounded `{name}`"))
         .with_help(format!(
-            "give it a bound, e.g. `{suggestion}`; or, without editing the file, set `\"{}\" = 256` in a bounds file, or opt in to a default bound with `--{option} N` (`Builder::{builder}(N)`)",
+            "give it a bound, e.g. `{suggestion}`; or, without editing the file, set `\"{}\" = {example}` in a bounds file, or opt in to a default bound with `--{option} N` (`Builder::{builder}(N)`)",
             u.key
         ));
         self.unbounded.push(Unbounded {
@@ -1357,18 +1362,26 @@ pub(crate) fn idl_text(ty: &TypeSpec) -> String {
         .to_owned(),
         TypeKind::String { wide, bound } => {
             let w = if *wide { "wstring" } else { "string" };
-            if bound.is_some() {
-                format!("{w}<N>")
-            } else {
-                w.to_owned()
+            match bound {
+                Some(b) => format!("{w}<{}>", expr_text(b)),
+                None => w.to_owned(),
             }
         }
         TypeKind::Sequence { element, bound } => match bound {
-            Some(_) => format!("sequence<{}, N>", idl_text(element)),
+            Some(b) => format!("sequence<{}, {}>", idl_text(element), expr_text(b)),
             None => format!("sequence<{}>", idl_text(element)),
         },
         TypeKind::Map { key, value, .. } => format!("map<{}, {}>", idl_text(key), idl_text(value)),
         TypeKind::Named(n) => super::resolve::scoped_text(n),
         TypeKind::Inline(_) | TypeKind::Unsupported(_) => "T".to_owned(),
+    }
+}
+
+/// A bound as written, when it is a literal or a name (else `N`).
+fn expr_text(e: &ConstExpr) -> String {
+    match &e.kind {
+        ast::ExprKind::Literal(ast::Literal::Integer(n)) => n.to_string(),
+        ast::ExprKind::Name(n) => super::resolve::scoped_text(n),
+        _ => "N".to_owned(),
     }
 }

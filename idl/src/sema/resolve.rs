@@ -9,7 +9,7 @@ use crate::diagnostics::Diagnostic;
 
 /// IDL spellings for type names people bring from Rust or C.
 const FOREIGN_TYPES: &[(&str, &str)] = &[
-    ("u8", "uint8` (or `octet"),
+    ("u8", "uint8` (or `octet`"),
     ("i8", "int8"),
     ("u16", "uint16"),
     ("i16", "int16"),
@@ -83,7 +83,10 @@ impl Sema<'_> {
         if let Some((_, idl)) = FOREIGN_TYPES.iter().find(|(w, _)| *w == text) {
             diag = diag
                 .with_note(format!("`{text}` is not an IDL type"))
-                .with_help(format!("use the IDL type `{idl}`"));
+                .with_help(format!(
+                    "use the IDL type `{idl}{}",
+                    if idl.ends_with('`') { ")" } else { "`" }
+                ));
         } else if let Some(candidate) = self.similar_name(last) {
             diag = diag.with_help(format!(
                 "did you mean `{candidate}`? Names are looked up in the enclosing scopes, \
