@@ -185,11 +185,9 @@ pub struct Item {
     pub name: String,
     /// The enclosing module.
     pub module: ModuleId,
-    /// The scoped path including the name: `["pkg", "msg", "Foo"]`. For a type defined
-    /// inline inside a struct or union (`struct A { struct B { .. } b; };`) the path goes
-    /// through the enclosing type (`["pkg", "A", "B"]`), as in IDL, while `module` is
-    /// still the enclosing module; such items are listed in that module's entries just
-    /// before the type that defines them.
+    /// The scoped path including the name: `["pkg", "msg", "Foo"]`. A type defined inline
+    /// in a typedef (`typedef struct S { .. } T;`) is an item of the typedef's module like
+    /// any other, listed just before the typedef.
     pub path: Vec<String>,
     /// Documentation.
     pub doc: Doc,

@@ -198,3 +198,8 @@ fn parse_roots(
     }
     spec
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
