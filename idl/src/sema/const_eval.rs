@@ -171,6 +171,7 @@ impl<'a> Sema<'a> {
                 );
                 None
             }
+            Symbol::Unsupported => None,
             Symbol::Module(_) => {
                 self.error(
                     Diagnostic::error("E-CONST-TYPE", "a module is not a constant", span)

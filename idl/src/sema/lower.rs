@@ -273,8 +273,10 @@ impl<'a> Sema<'a> {
                 }
                 Some(Type::Named(item))
             }
+            Symbol::Unsupported => None,
             other => {
                 let what = match other {
+                    Symbol::Unsupported => return None,
                     Symbol::Module(_) => "a module".to_owned(),
                     Symbol::Enumerator { .. } => "an enumerator".to_owned(),
                     Symbol::Decl(d) => format!("a {}", self.decl(d).what()),
@@ -491,6 +493,7 @@ impl<'a> Sema<'a> {
         let mut seen: HashMap<String, Span> = HashMap::new();
         if let Some(b) = &s.base {
             match self.resolve(outer, b, "base struct") {
+                Some(Symbol::Unsupported) => ok = false,
                 Some(sym) => match self.base_struct(sym) {
                     Some(bd) => {
                         self.edges.push(Edge {
@@ -1128,6 +1131,7 @@ impl<'a> Sema<'a> {
                     }
                     base = self.item_id(bd);
                 }
+                Some(Symbol::Unsupported) => ok = false,
                 Some(_) => {
                     self.error(
                         Diagnostic::error(

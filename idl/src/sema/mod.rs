@@ -55,6 +55,9 @@ pub(crate) enum Symbol {
         /// Its index.
         index: usize,
     },
+    /// A construct outside the data subset (`native`, `interface`, ...), reported by the
+    /// parser already: its uses are not reported again.
+    Unsupported,
 }
 
 /// A naming scope: a module or a type that declares names (struct, union, enum).

@@ -56,6 +56,7 @@ impl Sema<'_> {
                 Symbol::Module(s) => s,
                 Symbol::Decl(d) => self.decl(d).own_scope?,
                 Symbol::Enumerator { .. } => return None,
+                Symbol::Unsupported => return Some(Symbol::Unsupported),
             };
             sym = self.scope(inner).names.get(&part.name)?.0;
         }

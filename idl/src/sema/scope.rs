@@ -129,7 +129,14 @@ impl<'a> Sema<'a> {
                 self.declared_annotations.insert(a.name.name.clone());
             }
             DefinitionKind::Keylist(k) => self.keylists.push((k, def.span, scope)),
-            DefinitionKind::Unsupported(_) => {}
+            DefinitionKind::Unsupported(u) => {
+                if let Some(name) = &u.name {
+                    self.scopes[scope.0 as usize]
+                        .names
+                        .entry(name.name.clone())
+                        .or_insert((Symbol::Unsupported, name.span));
+                }
+            }
         }
     }
 
