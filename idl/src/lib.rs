@@ -193,7 +193,10 @@ fn parse_roots(
                 "the IDL input defines nothing",
                 Span::new(root, 0, 0),
             )
-            .with_note("after preprocessing, no definition remained"),
+            .with_note("after preprocessing, no definition remained")
+            .with_help(
+                "check the `#if`/`#ifdef` conditions and the `-D` definitions: they may have skipped everything",
+            ),
         );
     }
     spec

@@ -82,6 +82,14 @@ fn ui_snapshots() {
     for path in cases {
         let options = options_for(&path);
         let (sources, hir, diags) = compile_files(std::slice::from_ref(&path), &options);
+        for d in &diags {
+            assert!(
+                d.help.is_some(),
+                "{}: `{}` has no help line",
+                path.display(),
+                d.message
+            );
+        }
         let mut out = render(&diags, &sources, Style::Plain);
         out.push_str("---- one-line ----\n");
         out.push_str(&render(&diags, &sources, Style::OneLine));

@@ -36,7 +36,8 @@ impl Parser<'_> {
                 let span = self.span();
                 self.diags.push(
                     Diagnostic::error("E-SYNTAX", "unexpected `}` with no open block", span)
-                        .with_label("unmatched closing brace"),
+                        .with_label("unmatched closing brace")
+                        .with_help("remove the `}`, or add the `{` it closes"),
                 );
                 self.bump();
                 continue;
@@ -146,7 +147,8 @@ impl Parser<'_> {
                     format!("expected `;` after the definition, found {found}"),
                     at,
                 )
-                .with_label("add `;` here"),
+                .with_label("add `;` here")
+                .with_help("every definition ends with `;`, also after `}`"),
             );
             self.expected.clear();
         }
