@@ -30,6 +30,10 @@ pub(crate) struct Use {
     pub(crate) constant: bool,
 }
 
+/// How deep lowering may recurse through forward references (each level is a few stack
+/// frames; IDL itself requires declaration before use, so real files stay shallow).
+const MAX_DEPTH: u32 = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unbound {
     String,
@@ -75,8 +79,25 @@ impl<'a> Sema<'a> {
             self.lowered[i] = State::Failed;
             return;
         }
+        if self.depth >= MAX_DEPTH {
+            let decl = self.decl(d);
+            let diag = Diagnostic::error(
+                "E-NESTING",
+                format!(
+                    "`{}` is reached through more than {MAX_DEPTH} definitions that refer to later ones",
+                    decl.scoped_name()
+                ),
+                decl.span,
+            )
+            .with_help("define constants and types before they are used");
+            self.error(diag);
+            self.lowered[i] = State::Failed;
+            return;
+        }
         self.lowered[i] = State::InProgress;
+        self.depth += 1;
         let result = self.lower_decl(d);
+        self.depth -= 1;
         self.lowered[i] = match result {
             Some(kind) => State::Done(kind),
             None => State::Failed,
@@ -503,7 +524,7 @@ impl<'a> Sema<'a> {
                             span: b.span,
                         });
                         base = self.item_id(bd);
-                        self.inherited_members(bd, &mut seen, 0);
+                        self.inherited_members(bd, d, &mut seen);
                     }
                     None => {
                         let text = super::resolve::scoped_text(b);
@@ -654,25 +675,35 @@ impl<'a> Sema<'a> {
         }
     }
 
-    /// Names of the members of `d` and its bases.
-    fn inherited_members(&mut self, d: DeclId, seen: &mut HashMap<String, Span>, depth: usize) {
-        if depth > self.decls.len() {
-            return;
-        }
-        let DeclKind::Struct(s) = self.decl(d).kind else {
-            return;
-        };
-        if let Some(b) = &s.base {
-            let outer = self.decl(d).scope;
-            if let Some(sym) = self.lookup(outer, b)
-                && let Some(bd) = self.base_struct(sym)
-            {
-                self.inherited_members(bd, seen, depth + 1);
+    /// Names of the members of `d` and its bases (stopping at `this`, the struct whose
+    /// members are checked, should the chain loop back to it).
+    fn inherited_members(&mut self, d: DeclId, this: DeclId, seen: &mut HashMap<String, Span>) {
+        // The chain from `d` up to its root base; a loop in it (an error reported
+        // elsewhere) ends the walk.
+        let mut chain = Vec::new();
+        let mut visited = std::collections::HashSet::from([this]);
+        let mut next = Some(d);
+        while let Some(current) = next.take() {
+            if !visited.insert(current) {
+                break;
+            }
+            chain.push(current);
+            let DeclKind::Struct(s) = self.decl(current).kind else {
+                break;
+            };
+            if let Some(b) = &s.base {
+                let outer = self.decl(current).scope;
+                next = self.lookup(outer, b).and_then(|sym| self.base_struct(sym));
             }
         }
-        for m in &s.members {
-            for decl in &m.declarators {
-                seen.entry(decl.name.name.clone()).or_insert(decl.name.span);
+        for &c in chain.iter().rev() {
+            let DeclKind::Struct(s) = self.decl(c).kind else {
+                continue;
+            };
+            for m in &s.members {
+                for decl in &m.declarators {
+                    seen.entry(decl.name.name.clone()).or_insert(decl.name.span);
+                }
             }
         }
     }

@@ -199,6 +199,8 @@ pub(crate) struct Sema<'a> {
     pub(crate) item_meta: Vec<Option<(hir::Doc, Vec<hir::AppliedAnnotation>)>>,
     pub(crate) edges: Vec<Edge>,
     pub(crate) unbounded: Vec<Unbounded>,
+    /// How many declarations are being lowered inside each other (forward references).
+    pub(crate) depth: u32,
 }
 
 impl<'a> Sema<'a> {
@@ -218,6 +220,7 @@ impl<'a> Sema<'a> {
             item_meta: Vec::new(),
             edges: Vec::new(),
             unbounded: Vec::new(),
+            depth: 0,
         }
     }
 

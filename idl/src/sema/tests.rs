@@ -428,3 +428,40 @@ fn redefinitions_and_duplicate_members() {
         ["E-REDEFINITION"]
     );
 }
+
+#[test]
+fn long_forward_chains_are_an_error_not_a_stack_overflow() {
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!("const long c{i} = c{} + 1;\n", i + 1));
+    }
+    text.push_str("const long c3000 = 0;\n");
+    let (hir, diags) = compile_with(&text, &Options::default());
+    assert!(hir.is_none());
+    assert!(
+        diags.iter().any(|d| d.code == "E-NESTING"),
+        "{:?}",
+        diags.first()
+    );
+    // A chain in declaration order is fine however long.
+    let mut text = String::from("const long c0 = 0;\n");
+    for i in 1..3000 {
+        text.push_str(&format!("const long c{i} = c{} + 1;\n", i - 1));
+    }
+    let hir = ok(&text);
+    assert_eq!(const_value(&hir, "c2999"), ConstValue::Int(2999));
+}
+
+#[test]
+fn long_inheritance_chains_and_base_cycles() {
+    let mut text = String::from("struct S0 { long m0; };\n");
+    for i in 1..1000 {
+        text.push_str(&format!("struct S{i} : S{} {{ long m{i}; }};\n", i - 1));
+    }
+    let hir = ok(&text);
+    assert_eq!(item(&hir, "S999").layout, Some(Layout::new(4000, 4)));
+    assert_eq!(
+        codes("struct A; struct B : A { long b; }; struct A : B { long a; };"),
+        ["E-RECURSIVE-TYPE"]
+    );
+}
