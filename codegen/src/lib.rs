@@ -112,7 +112,7 @@ pub fn rust_path(hir: &Hir, id: shmbus_idl::hir::ItemId) -> String {
         module = hir.module(m).parent;
     }
     parts.reverse();
-    parts.push(rust::names::rust_name(&item.name));
+    parts.push(rust::types::item_name(item));
     parts.join("::")
 }
 

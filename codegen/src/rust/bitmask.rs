@@ -18,7 +18,7 @@ use super::types::int;
 use super::{Context, docs, values};
 
 pub(crate) fn generate(cx: &Context<'_>, item: &Item, b: &Bitmask) -> TokenStream {
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
     let repr = int(b.repr);
     let doc = docs::attrs(&item.doc, &format!("IDL bitmask `{scoped}`."));

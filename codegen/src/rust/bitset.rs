@@ -19,7 +19,7 @@ use super::{Context, docs, values};
 
 pub(crate) fn generate(cx: &Context<'_>, item: &Item, b: &Bitset) -> TokenStream {
     let krate = &cx.krate;
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
     let storage = int(b.storage);
     let doc = docs::attrs(&item.doc, &format!("IDL bitset `{scoped}`."));

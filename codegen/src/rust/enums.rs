@@ -29,7 +29,7 @@ pub(crate) fn generate(
     e: &Enum,
     module_namer: &mut Namer,
 ) -> TokenStream {
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
     let kind_name = module_namer.unique(&format!("{}Kind", item.name));
     let repr = int(e.repr);

@@ -12,7 +12,7 @@ mod module;
 pub(crate) mod names;
 mod structs;
 mod typedef;
-mod types;
+pub(crate) mod types;
 mod union;
 mod values;
 

@@ -19,7 +19,7 @@ pub(crate) fn contents(cx: &Context<'_>, id: ModuleId) -> TokenStream {
     for entry in &module.entries {
         match *entry {
             ModuleEntry::Module(m) => namer.reserve(&names::rust_name(&cx.hir.module(m).name)),
-            ModuleEntry::Item(i) => namer.reserve(&names::rust_name(&cx.hir.item(i).name)),
+            ModuleEntry::Item(i) => namer.reserve(&super::types::item_name(cx.hir.item(i))),
         }
     }
     let entries = module.entries.iter().map(|entry| match *entry {

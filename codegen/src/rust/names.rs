@@ -38,7 +38,8 @@ const SUFFIXED_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];
 /// them (`MAX_LEN` as a type, `RED` as a variant); enumerators such as `COLOR_RED,
 /// COLOR_GREEN` share a prefix; an IDL module may have its parent's name; accessors are
 /// named after IDL members, which may start with `to_` or `into_`; IDL types nest
-/// (`sequence<sequence<T, 4>, 2> a[5][50]`) deeper than clippy likes.
+/// (`sequence<sequence<T, 4>, 2> a[5][50]`) deeper than clippy likes; and an IDL
+/// constant `3.14159` is a value someone wrote, not a misspelt `f64::consts::PI`.
 pub(crate) fn allow_lints_meta() -> TokenStream {
     quote! {
         allow(
@@ -49,9 +50,57 @@ pub(crate) fn allow_lints_meta() -> TokenStream {
             clippy::enum_variant_names,
             clippy::module_inception,
             clippy::wrong_self_convention,
-            clippy::type_complexity
+            clippy::type_complexity,
+            clippy::approx_constant
         )
     }
+}
+
+/// Type names a generated type cannot take: Rust's primitive types (the `ShmMessage`
+/// derive and std's derives spell some of them unqualified, so a local type of that
+/// name would shadow them) and the std types the derive rejects by name (`String`,
+/// `Option`, ...). Such an IDL type gets a `_` suffix (`String_`); its descriptor keeps
+/// the IDL name.
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "bool",
+    "char",
+    "str",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "String",
+    "Vec",
+    "Option",
+    "Box",
+    "Rc",
+    "Arc",
+    "PhantomData",
+];
+
+/// The Rust spelling of the name of a generated type (struct, enum, bitmask, bitset,
+/// union, typedef).
+pub(crate) fn type_name(idl: &str) -> String {
+    if RESERVED_TYPE_NAMES.contains(&idl) {
+        format!("{idl}_")
+    } else {
+        rust_name(idl)
+    }
+}
+
+/// The identifier of a generated type.
+pub(crate) fn type_ident(idl: &str) -> Ident {
+    to_ident(&type_name(idl))
 }
 
 /// The Rust spelling of an IDL name, as text (`r#type`, `self_`, `Pose`).
@@ -69,10 +118,13 @@ pub(crate) fn rust_name(idl: &str) -> String {
 
 /// The Rust identifier for an IDL name (a raw identifier where needed).
 pub(crate) fn ident(idl: &str) -> Ident {
-    let name = rust_name(idl);
+    to_ident(&rust_name(idl))
+}
+
+pub(crate) fn to_ident(name: &str) -> Ident {
     match name.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(&name, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
     }
 }
 
@@ -187,6 +239,10 @@ mod tests {
         assert_eq!(rust_name("union"), "union");
         assert_eq!(ident("type").to_string(), "r#type");
         assert_eq!(ident("self").to_string(), "self_");
+        assert_eq!(type_name("String"), "String_");
+        assert_eq!(type_name("bool"), "bool_");
+        assert_eq!(type_name("type"), "r#type");
+        assert_eq!(type_ident("Pose").to_string(), "Pose");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::{Context, docs, values};
 pub(crate) fn generate(cx: &Context<'_>, item: &Item, s: &Struct) -> TokenStream {
     let krate = &cx.krate;
     let scope = item.module;
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
     let doc = docs::attrs(&item.doc, &format!("IDL struct `{scoped}`."));
     let shm = cx.shm_attrs(item);

@@ -13,7 +13,7 @@ use super::types::rust_type;
 use super::{Context, docs};
 
 pub(crate) fn generate(cx: &Context<'_>, item: &Item, t: &Typedef) -> TokenStream {
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let ty = rust_type(cx, item.module, &t.ty);
     let doc = docs::attrs(&item.doc, &format!("IDL typedef `{}`.", item.scoped_name()));
     quote! {

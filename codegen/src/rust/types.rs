@@ -82,7 +82,7 @@ pub(crate) fn item_path(cx: &Context<'_>, scope: ModuleId, id: ItemId) -> TokenS
         let name = names::ident(&cx.hir.module(*m).name);
         quote!(#name::)
     });
-    let name = names::ident(&item.name);
+    let name = item_ident(item);
     quote!(#(#ups)* #(#downs)* #name)
 }
 
@@ -99,4 +99,17 @@ fn module_chain(cx: &Context<'_>, id: ModuleId) -> Vec<ModuleId> {
     }
     chain.reverse();
     chain
+}
+
+/// The identifier an item is declared with: a type name, or a constant's name.
+pub(crate) fn item_ident(item: &shmbus_idl::hir::Item) -> proc_macro2::Ident {
+    names::to_ident(&item_name(item))
+}
+
+/// The Rust name an item is declared with, as text.
+pub(crate) fn item_name(item: &shmbus_idl::hir::Item) -> String {
+    match item.kind {
+        shmbus_idl::hir::ItemKind::Const(_) => names::rust_name(&item.name),
+        _ => names::type_name(&item.name),
+    }
 }

@@ -54,7 +54,7 @@ use super::{Context, docs};
 
 pub(crate) fn generate(cx: &Context<'_>, item: &Item, u: &Union) -> TokenStream {
     let scope = item.module;
-    let name = names::ident(&item.name);
+    let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
     let doc = docs::attrs(&item.doc, &format!("IDL union `{scoped}`."));
     let shm = cx.shm_attrs(item);
