@@ -121,3 +121,8 @@ pub fn rust_path(hir: &Hir, id: shmbus_idl::hir::ItemId) -> String {
 pub fn rust_ident(idl: &str) -> String {
     rust::names::rust_name(idl)
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
