@@ -24,6 +24,8 @@ struct Row {
     expected: String,
     primary_code: String,
     other_codes: String,
+    /// Warning codes the table expects (`W-...`; the names in parentheses dropped).
+    warnings: Vec<String>,
 }
 
 fn idl_rows() -> Vec<Row> {
@@ -38,11 +40,20 @@ fn idl_rows() -> Vec<Row> {
             let (file, expected) = (cols.first()?, cols.get(2)?);
             let primary_code = cols.get(3).copied().unwrap_or("").to_owned();
             let other_codes = cols.get(4).copied().unwrap_or("").to_owned();
+            let warnings = cols
+                .get(5)
+                .copied()
+                .unwrap_or("")
+                .split(';')
+                .map(|w| w.split('(').next().unwrap_or("").trim().to_owned())
+                .filter(|w| w.starts_with("W-"))
+                .collect();
             file.ends_with(".idl").then(|| Row {
                 path: dir.join(file),
                 expected: (*expected).to_owned(),
                 primary_code,
                 other_codes,
+                warnings,
             })
         })
         .collect()
@@ -140,6 +151,15 @@ fn corpus_outcomes() {
             } else {
                 failures.push(format!("{name}: documented as `{ours}`, got {first:?}"));
             }
+            continue;
+        }
+        let missing: Vec<&String> = row
+            .warnings
+            .iter()
+            .filter(|w| !diags.iter().any(|d| !d.is_error() && d.code == w.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            failures.push(format!("{name}: expected the warnings {missing:?}"));
             continue;
         }
         if row.expected.starts_with("accept") {
