@@ -179,7 +179,9 @@ pub(crate) fn doc_lines(text: &str) -> Vec<String> {
             let line = line
                 .strip_prefix(['/', '*', '!'])
                 .map_or(line, str::trim_start);
-            escape_block_marker(&line.replace("```", "'''").replace("~~~", "'''"))
+            escape_block_marker(&escape_inline(
+                &line.replace("```", "'''").replace("~~~", "'''"),
+            ))
         })
         .collect();
     while lines.last().is_some_and(|l| l.is_empty()) {
@@ -193,12 +195,40 @@ pub(crate) fn doc_lines(text: &str) -> Vec<String> {
     lines
 }
 
+/// Escapes what rustdoc would read as something else than prose: `[x]` (an intra-doc
+/// link), `<float>` (an HTML tag); and wraps bare URLs in `<...>` (rustdoc's
+/// `bare_urls`), so that `cargo doc` stays quiet on IDL comments.
+fn escape_inline(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        if rest.starts_with("http://") || rest.starts_with("https://") {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`'))
+                .unwrap_or(rest.len());
+            let url = rest[..end].trim_end_matches(['.', ',', ';', ':', ')', ']']);
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            rest = &rest[url.len()..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        if matches!(c, '[' | ']' | '<' | '>') {
+            out.push('\\');
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// A line that would open a Markdown list or quote gets its marker escaped: trimmed
 /// continuation lines would otherwise be "lazy continuations" (clippy's
 /// `doc_lazy_continuation`), and IDL comments are prose, not Markdown.
 fn escape_block_marker(line: &str) -> String {
     let bytes = line.as_bytes();
-    let bullet = matches!(bytes, [b'-' | b'*' | b'+', b' ', ..]) || bytes.first() == Some(&b'>');
+    let bullet = matches!(bytes, [b'-' | b'*' | b'+', b' ', ..]);
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let numbered = digits > 0 && matches!(bytes.get(digits..digits + 2), Some([b'.' | b')', b' ']));
     if bullet || numbered {
@@ -270,6 +300,10 @@ mod tests {
         assert_eq!(
             doc_lines("- one\n  two\n> quote\n12. twelve\n3 ok"),
             ["\\- one", "two", "\\> quote", "12\\. twelve", "3 ok"]
+        );
+        assert_eq!(
+            doc_lines("see [3] and sequence<float>, at https://example.org/x.html."),
+            ["see \\[3\\] and sequence\\<float\\>, at <https://example.org/x.html>."]
         );
     }
 }
