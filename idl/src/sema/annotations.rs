@@ -227,8 +227,13 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "default",
         params: Params::Any,
-        targets: VALUE_HOLDERS,
-        applies_to: "members and typedefs",
+        targets: &[
+            T::StructMember,
+            T::UnionMember,
+            T::Typedef,
+            T::Discriminator,
+        ],
+        applies_to: "members, union discriminators and typedefs",
     },
     Spec {
         name: "range",
@@ -890,7 +895,7 @@ impl Sema<'_> {
                 index: *index,
                 value: *value,
             },
-            Val::Fixed => return None,
+            Val::Fixed(f) => ConstValue::Float(*f),
         })
     }
 }

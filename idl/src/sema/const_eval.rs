@@ -30,8 +30,9 @@ pub(crate) enum Val {
         index: usize,
         value: i64,
     },
-    /// A fixed-point literal (no fixed type is supported).
-    Fixed,
+    /// A fixed-point literal such as `8.7d` (no fixed type is supported; it converts to
+    /// floating-point types).
+    Fixed(f64),
 }
 
 impl Val {
@@ -46,7 +47,7 @@ impl Val {
             Val::Str(s) => format!("the string {s:?}"),
             Val::WStr(s) => format!("the wide string {s:?}"),
             Val::Enum { .. } => "an enumerator".to_owned(),
-            Val::Fixed => "a fixed-point number".to_owned(),
+            Val::Fixed(v) => format!("the fixed-point number {v}d"),
         }
     }
 }
@@ -115,7 +116,20 @@ impl<'a> Sema<'a> {
                         }
                     }
                 }
-                Literal::Fixed(_) => Val::Fixed,
+                Literal::Fixed(text) => match text.parse::<f64>() {
+                    Ok(v) => Val::Fixed(v),
+                    Err(_) => {
+                        self.error(
+                            Diagnostic::error(
+                                "E-CONST-TYPE",
+                                format!("`{text}d` is not a valid fixed-point number"),
+                                expr.span,
+                            )
+                            .with_help("write it like `1.5d`"),
+                        );
+                        return None;
+                    }
+                },
                 Literal::Char { value, wide: false } => Val::Char(*value),
                 Literal::Char { value, wide: true } => Val::WChar(*value),
                 Literal::String { value, wide: false } => Val::Str(value.clone()),
@@ -470,6 +484,7 @@ impl<'a> Sema<'a> {
                 let f = match v {
                     Val::Float(f) => f,
                     Val::Int(n) => n as f64,
+                    Val::Fixed(f) => f,
                     _ => {
                         return fail(
                             self,

@@ -430,8 +430,9 @@ impl<'a> Sema<'a> {
             owner: u.owner,
             diag,
         });
-        // Go on with a placeholder so the rest of the type is still checked.
-        Some((1, BoundSource::Explicit))
+        // Go on with a placeholder so the rest of the type (and a `@default` string) is
+        // still checked; no layout is computed once there is an error.
+        Some((u32::MAX, BoundSource::Explicit))
     }
 
     /// Wraps `base` in the declarator's array dimensions.

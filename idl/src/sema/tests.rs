@@ -465,3 +465,24 @@ fn long_inheritance_chains_and_base_cycles() {
         ["E-RECURSIVE-TYPE"]
     );
 }
+
+#[test]
+fn defaults_on_unbounded_strings_discriminators_and_fixed_literals() {
+    // Only the missing bound is reported, not a bound mismatch of the default.
+    assert_eq!(
+        codes("struct S { @default(\"foo\") string s; };"),
+        ["E-UNBOUNDED-STRING"]
+    );
+    let hir = ok("const octet NONE = 0;
+        union U switch (@default(NONE) octet) { case 1: long a; };
+        struct F { @default(8.7d) float f; @default(.5d) double g; };");
+    let ItemKind::Struct(f) = &item(&hir, "F").kind else {
+        panic!()
+    };
+    assert_eq!(f.fields[0].default, Some(ConstValue::Float(8.7)));
+    assert_eq!(f.fields[1].default, Some(ConstValue::Float(0.5)));
+    assert_eq!(
+        codes("struct S { @default(1.5d) long a; };"),
+        ["E-ANNOTATION"]
+    );
+}
