@@ -360,7 +360,9 @@ pub struct Field {
     pub optional: bool,
     /// `@key` or listed in `#pragma keylist`.
     pub key: bool,
-    /// `@external`.
+    /// `@external`. Kept for information only: the member is stored inline like any
+    /// other (a fixed-layout message holds no pointers), so an `@external` member that
+    /// makes a type contain itself is `E-RECURSIVE-TYPE`.
     pub external: bool,
     /// `@id(n)`, or implied by `@autoid`/`@hashid` when given explicitly; `None` if not given.
     pub id: Option<u32>,
