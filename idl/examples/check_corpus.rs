@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use shmbus_idl::{Options, compile_files};
+use shmbus_idl::{Options, compile_files, parse_files};
 
 fn idl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -69,6 +69,18 @@ fn main() {
     }
     times.sort();
     let median = times[times.len() / 2];
+    // The same without the semantic checks, to show what they cost.
+    let mut parse_times: Vec<Duration> = (0..iterations.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            for (file, options) in files.iter().zip(&options) {
+                let _ = parse_files(std::slice::from_ref(file), options);
+            }
+            start.elapsed()
+        })
+        .collect();
+    parse_times.sort();
+    let parse_median = parse_times[parse_times.len() / 2];
     let mib_per_s = bytes as f64 / (1024.0 * 1024.0) / median.as_secs_f64();
     println!(
         "{} files, {bytes} bytes ({accepted} compile, {diagnostics} diagnostics): \
@@ -78,5 +90,9 @@ fn main() {
         times.len(),
         times[0].as_secs_f64() * 1e3,
         times[times.len() - 1].as_secs_f64() * 1e3,
+    );
+    println!(
+        "preprocess + parse only: median {:.2} ms per pass",
+        parse_median.as_secs_f64() * 1e3
     );
 }
