@@ -421,6 +421,10 @@ impl<'a> Sema<'a> {
         what: &str,
     ) -> Option<ConstValue> {
         let resolved = self.resolve_alias(target);
+        if self.is_typedef(&resolved) {
+            // A typedef cycle, reported as E-RECURSIVE-TYPE.
+            return None;
+        }
         let expected = self.type_text(&resolved);
         let found = v.describe();
         let fail = |sema: &mut Self, detail: String, help: String| {

@@ -31,7 +31,15 @@ impl Sema<'_> {
                 && ok
             {
                 let item = &hir.items[i];
-                let message = format!("type `{}` would take {} bytes", item.scoped_name(), l.size);
+                let message = if l.size == u64::MAX {
+                    format!(
+                        "type `{}` would take more than {} bytes",
+                        item.scoped_name(),
+                        u64::MAX
+                    )
+                } else {
+                    format!("type `{}` would take {} bytes", item.scoped_name(), l.size)
+                };
                 self.error(
                     Diagnostic::error("E-TYPE-TOO-LARGE", message, item.span)
                         .with_label("too large for a message")

@@ -477,6 +477,11 @@ impl<'a> Sema<'a> {
         current
     }
 
+    /// Whether `ty` names a typedef (after `resolve_alias`, only in a typedef cycle).
+    pub(crate) fn is_typedef(&self, ty: &Type) -> bool {
+        matches!(ty, Type::Named(item) if matches!(self.decl(self.item_decls[item.0 as usize]).kind, DeclKind::Typedef { .. }))
+    }
+
     /// An IDL spelling of a lowered type, for messages.
     pub(crate) fn type_text(&self, ty: &Type) -> String {
         match ty {
@@ -736,6 +741,8 @@ impl<'a> Sema<'a> {
         let mut kind = None;
         if let Some(t) = &disc_ty {
             match self.resolve_alias(t) {
+                // A typedef cycle, reported as E-RECURSIVE-TYPE.
+                other if self.is_typedef(&other) => ok = false,
                 Type::Primitive(p) if p.int_repr().is_some() => {
                     kind = Some(Discriminator::Primitive(p))
                 }
@@ -1212,6 +1219,10 @@ impl<'a> Sema<'a> {
                         continue;
                     };
                     match self.resolve_alias(&lowered) {
+                        other if self.is_typedef(&other) => {
+                            ok = false;
+                            continue;
+                        }
                         Type::Primitive(p) if p.int_repr().is_some() => {
                             let cap = if p == Primitive::Boolean {
                                 1
@@ -1327,6 +1338,10 @@ impl<'a> Sema<'a> {
         };
         let ty = self.lower_type(&c.ty, scope, &u, false)?;
         let resolved = self.resolve_alias(&ty);
+        if self.is_typedef(&resolved) {
+            // A typedef cycle, reported as E-RECURSIVE-TYPE.
+            return None;
+        }
         let int_ty = match &resolved {
             Type::Primitive(p) => p.int_repr(),
             Type::String(_) => None,
