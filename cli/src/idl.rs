@@ -35,6 +35,10 @@ pub(crate) struct FrontEndArgs {
     /// Define a macro for the preprocessor: NAME or NAME=VALUE.
     #[arg(short = 'D', value_name = "NAME[=VALUE]")]
     define: Vec<String>,
+    /// Bound every unbounded string, sequence and map to N (the three options below
+    /// override it for their kind).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    default_bound: Option<u32>,
     /// Bound unbounded `string`/`wstring` members to N instead of rejecting them.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     default_string_bound: Option<u32>,
@@ -110,6 +114,9 @@ fn builder(args: &FrontEndArgs) -> Builder {
     }
     for define in &args.define {
         builder = builder.define(define);
+    }
+    if let Some(n) = args.default_bound {
+        builder = builder.default_bound(n);
     }
     if let Some(n) = args.default_string_bound {
         builder = builder.default_string_bound(n);

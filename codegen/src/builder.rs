@@ -5,7 +5,7 @@
 //! [`generate`](crate::generate), and writes `$OUT_DIR/<stem>.rs` (only when the contents
 //! changed). Talking to cargo is part of its job, so it prints:
 //!
-//! - `cargo:rerun-if-changed=PATH` for every file it read, included files and the bounds
+//! - `cargo::rerun-if-changed=PATH` for every file it read, included files and the bounds
 //!   file too, so cargo reruns the build script exactly when an input changes;
 //! - `cargo::warning=...` for each IDL warning, one line each (`file:line:col:
 //!   warning[CODE]: message`), which cargo shows in the build output.
@@ -21,7 +21,7 @@
 //! (type names and layout hashes), so they interoperate on the bus.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use shmbus_idl::diagnostics::render::{Style, render, render_one_line};
@@ -260,6 +260,14 @@ impl Builder {
         self
     }
 
+    /// Gives every unbounded `string`, `wstring`, `sequence` and `map` the bound `n`
+    /// (the three options below at once).
+    pub fn default_bound(self, n: u32) -> Self {
+        self.default_string_bound(n)
+            .default_sequence_bound(n)
+            .default_map_bound(n)
+    }
+
     /// Gives unbounded `string`/`wstring` members the bound `n` instead of rejecting them.
     /// The bound is part of the type's layout hash.
     pub fn default_string_bound(mut self, n: u32) -> Self {
@@ -317,7 +325,7 @@ impl Builder {
         self
     }
 
-    /// Whether to print `cargo:rerun-if-changed` and `cargo::warning=` lines; by default
+    /// Whether to print `cargo::rerun-if-changed` and `cargo::warning=` lines; by default
     /// only when running inside a build script (`OUT_DIR` set and no `out_dir` given).
     pub fn cargo_output(mut self, yes: bool) -> Self {
         self.cargo_output = Some(yes);
@@ -332,26 +340,44 @@ impl Builder {
     /// Compiles each IDL file in `files` and writes `<out_dir>/<stem>.rs` for each.
     ///
     /// Stops at the first file with errors, returning all of that file's diagnostics.
+    /// Inside a build script it prints the `cargo::` lines described in the module docs
+    /// (see [`cargo_output`](Self::cargo_output)).
     pub fn compile(&self, files: &[impl AsRef<Path>]) -> Result<(), CompileError> {
+        let cargo = self
+            .cargo_output
+            .unwrap_or(self.out_dir.is_none() && std::env::var_os("OUT_DIR").is_some());
+        if cargo {
+            self.compile_reporting(files, &mut std::io::stdout().lock())
+        } else {
+            self.compile_reporting(files, &mut std::io::sink())
+        }
+    }
+
+    /// [`compile`](Self::compile), writing the `cargo::rerun-if-changed=` and
+    /// `cargo::warning=` lines to `cargo` instead of stdout.
+    pub fn compile_reporting(
+        &self,
+        files: &[impl AsRef<Path>],
+        cargo: &mut dyn Write,
+    ) -> Result<(), CompileError> {
+        let mut say = |line: String| {
+            // A build script that cannot write to stdout cannot talk to cargo at all;
+            // there is nothing better to do than go on.
+            let _ = writeln!(cargo, "{line}");
+        };
+        let rerun = |path: &Path| format!("cargo::rerun-if-changed={}", path.display());
+        // Printed first and whatever happens next: a missing file that appears must rerun.
+        for bounds in &self.bounds_files {
+            say(rerun(bounds));
+        }
+        for file in files {
+            say(rerun(file.as_ref()));
+        }
         let out_dir = match (&self.out_dir, std::env::var_os("OUT_DIR")) {
             (Some(dir), _) => dir.clone(),
             (None, Some(dir)) => PathBuf::from(dir),
             (None, None) => return Err(CompileError::NoOutDir),
         };
-        let cargo = self
-            .cargo_output
-            .unwrap_or(self.out_dir.is_none() && std::env::var_os("OUT_DIR").is_some());
-        let mut stdout = std::io::stdout().lock();
-        let mut say = |line: String| {
-            if cargo {
-                // A build script that cannot write to stdout cannot talk to cargo at all;
-                // there is nothing better to do than go on.
-                let _ = writeln!(stdout, "{line}");
-            }
-        };
-        for bounds in &self.bounds_files {
-            say(format!("cargo:rerun-if-changed={}", bounds.display()));
-        }
         let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
         for file in files {
             let file = file.as_ref();
@@ -371,15 +397,15 @@ impl Builder {
                 Err(error) => {
                     // The files read so far still matter: fixing an include must rerun.
                     if let CompileError::Idl { inputs, .. } = &error {
-                        for input in inputs {
-                            say(format!("cargo:rerun-if-changed={}", input.display()));
+                        for input in inputs.iter().filter(|i| i.as_path() != file) {
+                            say(rerun(input));
                         }
                     }
                     return Err(error);
                 }
             };
-            for input in &compiled.inputs {
-                say(format!("cargo:rerun-if-changed={}", input.display()));
+            for input in compiled.inputs.iter().filter(|i| i.as_path() != file) {
+                say(rerun(input));
             }
             for warning in &compiled.warning_lines {
                 say(format!("cargo::warning={warning}"));

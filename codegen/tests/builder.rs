@@ -173,3 +173,49 @@ fn misuse_is_reported_with_what_to_do() {
         assert!(matches!(err, Some(CompileError::NoOutDir)));
     }
 }
+
+#[test]
+fn cargo_hears_of_every_input_and_warning() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "inc/common.idl",
+        "module c { struct T { long t; }; };",
+    );
+    let root = write(
+        dir.path(),
+        "w.idl",
+        "#include \"common.idl\"\nmodule w { struct S { @mystery long x; }; };",
+    );
+    let bounds = write(dir.path(), "b.toml", "");
+    let mut lines = Vec::new();
+    Builder::new()
+        .include(dir.path().join("inc"))
+        .bounds_file(&bounds)
+        .default_bound(4)
+        .out_dir(dir.path().join("out"))
+        .compile_reporting(&[&root], &mut lines)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&lines).replace(&dir.path().display().to_string(), "DIR");
+    assert_eq!(
+        text,
+        "cargo::rerun-if-changed=DIR/b.toml\n\
+         cargo::rerun-if-changed=DIR/w.idl\n\
+         cargo::rerun-if-changed=DIR/inc/common.idl\n\
+         cargo::warning=DIR/w.idl:2:23: warning[W-UNKNOWN-ANNOTATION]: unknown annotation `@mystery` is ignored\n"
+    );
+
+    // A missing root file is watched too, so creating it reruns the build script.
+    let missing = dir.path().join("later.idl");
+    let mut lines = Vec::new();
+    let err = Builder::new()
+        .out_dir(dir.path())
+        .compile_reporting(&[&missing], &mut lines)
+        .err();
+    assert!(matches!(err, Some(CompileError::Idl { .. })));
+    let text = String::from_utf8_lossy(&lines).into_owned();
+    assert_eq!(
+        text,
+        format!("cargo::rerun-if-changed={}\n", missing.display())
+    );
+}
