@@ -355,7 +355,7 @@ fn closest_keyword(word: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance (with adjacent transpositions counted as one edit).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];

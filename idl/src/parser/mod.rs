@@ -10,6 +10,8 @@ mod keywords;
 mod members;
 mod types;
 
+pub(crate) use definitions::edit_distance;
+
 use crate::ast::{Ident, Specification};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::lexer::{Punct, Token, TokenKind};

@@ -201,6 +201,8 @@ pub(crate) struct Sema<'a> {
     pub(crate) unbounded: Vec<Unbounded>,
     /// How many declarations are being lowered inside each other (forward references).
     pub(crate) depth: u32,
+    /// How many "did you mean" searches were made.
+    pub(crate) suggestions: u32,
 }
 
 impl<'a> Sema<'a> {
@@ -221,6 +223,7 @@ impl<'a> Sema<'a> {
             edges: Vec::new(),
             unbounded: Vec::new(),
             depth: 0,
+            suggestions: 0,
         }
     }
 

@@ -89,10 +89,15 @@ impl Sema<'_> {
                     if idl.ends_with('`') { ")" } else { "`" }
                 ));
         } else if let Some(candidate) = self.similar_name(last) {
-            diag = diag.with_help(format!(
-                "did you mean `{candidate}`? Names are looked up in the enclosing scopes, \
-                 outward; qualify the name (`module::{last}`) to reach into another module"
-            ));
+            let same_name = candidate.rsplit("::").next() == Some(last);
+            diag = diag.with_help(if same_name {
+                format!(
+                    "did you mean `{candidate}`? Names are looked up in the enclosing scopes, \
+                     outward; qualify the name to reach into another module"
+                )
+            } else {
+                format!("did you mean `{candidate}`?")
+            });
         } else {
             diag = diag.with_help(format!(
                 "declare `{text}` before using it, or include the file that declares it"
@@ -107,24 +112,36 @@ impl Sema<'_> {
         None
     }
 
-    /// A declared name equal to `name` ignoring case, or with the same last part in
-    /// another scope, as a scoped name.
-    fn similar_name(&self, name: &str) -> Option<String> {
-        let mut best: Option<String> = None;
+    /// A declared name close to `name` (equal ignoring case, or a small edit away), as a
+    /// scoped name. Only the first undeclared names get suggestions (it is a search).
+    fn similar_name(&mut self, name: &str) -> Option<String> {
+        self.suggestions = self.suggestions.saturating_add(1);
+        if self.suggestions > 64 || name.len() > 64 {
+            return None;
+        }
+        let limit = (name.chars().count() / 3).max(1);
+        let mut best: Option<(usize, String)> = None;
         for scope in &self.scopes {
             for n in scope.names.keys() {
-                let exact = n == name;
-                if exact || n.eq_ignore_ascii_case(name) {
-                    let mut path = scope.path.clone();
-                    path.push(n.clone());
-                    let text = path.join("::");
-                    if best.as_ref().is_none_or(|b| text < *b) {
-                        best = Some(text);
-                    }
+                let distance = if n == name || n.eq_ignore_ascii_case(name) {
+                    0
+                } else if n.len().abs_diff(name.len()) > limit {
+                    continue;
+                } else {
+                    crate::parser::edit_distance(n, name)
+                };
+                if distance > limit {
+                    continue;
+                }
+                let mut path = scope.path.clone();
+                path.push(n.clone());
+                let candidate = (distance, path.join("::"));
+                if best.as_ref().is_none_or(|b| candidate < *b) {
+                    best = Some(candidate);
                 }
             }
         }
-        best
+        best.map(|(_, text)| text)
     }
 }
 
