@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod bounds;
 pub mod diagnostics;
 pub mod hir;
 pub mod lexer;
@@ -41,7 +42,8 @@ pub struct Options {
     pub default_map_bound: Option<u32>,
     /// Per-member bounds, by scoped member name (`"std_msgs::msg::Header::frame_id"`) or
     /// typedef name (`"pkg::NameSeq"`). They win over the default bounds and apply to every
-    /// unbounded string, sequence and map in that member's type.
+    /// unbounded string, sequence and map in that member's type. Fill it from a TOML file
+    /// with [`Options::load_bounds_file`] (see [`bounds`]).
     pub member_bounds: BTreeMap<String, u32>,
     /// Accept `long double` as an opaque 16-byte value instead of rejecting it.
     pub long_double_opaque: bool,
