@@ -109,7 +109,7 @@ fn item(cx: &Context<'_>, id: ItemId, namer: &mut Namer) -> TokenStream {
         ItemKind::Enum(e) => enums::generate(cx, item, e, namer),
         ItemKind::Bitmask(b) => bitmask::generate(cx, item, b),
         ItemKind::Bitset(b) => bitset::generate(cx, item, b),
-        ItemKind::Union(u) => union::generate(cx, item, u),
+        ItemKind::Union(u) => union::generate(cx, item, u, namer),
         ItemKind::Typedef(t) => typedef::generate(cx, item, t),
         ItemKind::Const(c) => consts::generate(cx, item, c),
     }

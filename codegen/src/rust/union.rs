@@ -24,6 +24,9 @@
 //! - `set_circle(v)` stores `v` and sets `_d` to the branch's first label (the default
 //!   branch gets [`Union::default_discriminator`], a value no other case has);
 //!   `from_circle(v)` builds a union holding `v`;
+//! - `branch()` returns the selected branch as a borrowed enum `ShapeBranch` for
+//!   `match` (`ShapeBranch::circle(&Circle)`, ..., `Empty(discriminator)` when no case
+//!   is selected and there is no `default:`); `Debug` shows that branch only;
 //! - `Default` selects the first case with its default value; the zeroed value is valid
 //!   too (it selects whatever case `0` selects, or none).
 //!
@@ -52,7 +55,12 @@ use super::types::{item_path, primitive, rust_type};
 use super::values::{i128_literal, int_literal};
 use super::{Context, docs};
 
-pub(crate) fn generate(cx: &Context<'_>, item: &Item, u: &Union) -> TokenStream {
+pub(crate) fn generate(
+    cx: &Context<'_>,
+    item: &Item,
+    u: &Union,
+    module_namer: &mut Namer,
+) -> TokenStream {
     let scope = item.module;
     let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
@@ -66,7 +74,7 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, u: &Union) -> TokenStream 
         .iter()
         .map(|c| (fields.unique(&c.name), c))
         .collect();
-    let mut methods = Namer::with_reserved(&["discriminator"]);
+    let mut methods = Namer::with_reserved(&["discriminator", "branch"]);
     let accessor_names: Vec<_> = branches
         .iter()
         .map(|(_, c)| {
@@ -173,12 +181,61 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, u: &Union) -> TokenStream 
         quote!(#ident: #value,)
     });
 
+    // The selected branch as a borrowed enum, for `match` (and for `Debug`, which shows
+    // only the branch that holds the value).
+    let branch_name = module_namer.unique(&format!("{}Branch", item.name));
+    let mut variants = Namer::default();
+    let variant_idents: Vec<_> = branches
+        .iter()
+        .map(|(_, c)| variants.unique(&c.name))
+        .collect();
+    let has_default = u.cases.iter().any(|c| c.is_default);
+    let empty = (!has_default).then(|| variants.unique("Empty"));
+    let variant_decls = branches.iter().zip(&variant_idents).map(|((_, c), v)| {
+        let ty = rust_type(cx, scope, &c.ty);
+        let text = format!(" Branch `{}` ({}).", c.name, label_text(c));
+        quote! {
+            #[doc = #text]
+            #v(&'a #ty),
+        }
+    });
+    let empty_decl = empty.as_ref().map(|e| {
+        quote! {
+            /// The discriminator, this value, selects no branch.
+            #e(#disc_ty),
+        }
+    });
+    // Non-default cases first; the default case, or `Empty`, is what is left.
+    let mut arms = Vec::new();
+    for ((field, c), v) in branches.iter().zip(&variant_idents) {
+        if !c.is_default {
+            let selected = selects(&widened, c, &other_labels);
+            arms.push(quote!(if #selected { #branch_name::#v(&self.#field) }));
+        }
+    }
+    let fallback = match &empty {
+        Some(e) => quote!(#branch_name::#e(self._d)),
+        None => branches
+            .iter()
+            .zip(&variant_idents)
+            .find(|((_, c), _)| c.is_default)
+            .map(|((field, _), v)| quote!(#branch_name::#v(&self.#field)))
+            .unwrap_or_else(|| quote!(::core::unreachable!())),
+    };
+    let branch_body = if arms.is_empty() {
+        fallback
+    } else {
+        quote!(#(#arms)else* else { #fallback })
+    };
+    let branch_doc =
+        format!(" The branch of [`{name}`] its discriminator selects, borrowed, for `match`.");
+    let type_name = &item.name;
+
     quote! {
         #doc
         #[derive(
             ::core::clone::Clone,
             ::core::marker::Copy,
-            ::core::fmt::Debug,
             ::core::cmp::PartialEq,
         )]
         #shm
@@ -194,7 +251,31 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, u: &Union) -> TokenStream 
                 self._d
             }
 
+            /// The branch that holds the value, for `match`.
+            pub fn branch(&self) -> #branch_name<'_> {
+                #branch_body
+            }
+
             #(#accessors)*
+        }
+
+        #[doc = #branch_doc]
+        #[derive(
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::fmt::Debug,
+            ::core::cmp::PartialEq,
+        )]
+        pub enum #branch_name<'a> {
+            #(#variant_decls)*
+            #empty_decl
+        }
+
+        impl ::core::fmt::Debug for #name {
+            /// Shows the selected branch only: `Shape(circle(Circle { radius: 1.0 }))`.
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_tuple(#type_name).field(&self.branch()).finish()
+            }
         }
 
         impl ::core::default::Default for #name {

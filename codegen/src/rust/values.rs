@@ -33,14 +33,12 @@ pub(crate) fn int_literal(value: i128, repr: IntRepr) -> TokenStream {
     }
 }
 
-/// An unsuffixed literal compared with an `i128` (a widened discriminator).
+/// An unsuffixed literal compared with an `i128` (a widened discriminator), used only
+/// inside `matches!` patterns, where a negative value is one literal token (`-1`, which
+/// the formatter then prints as written).
 pub(crate) fn i128_literal(value: i128) -> TokenStream {
-    let magnitude = Literal::u128_unsuffixed(value.unsigned_abs());
-    if value < 0 {
-        quote!(-#magnitude)
-    } else {
-        quote!(#magnitude)
-    }
+    let lit = Literal::i128_unsuffixed(value);
+    quote!(#lit)
 }
 
 /// A float literal of `f32` (`single`) or `f64`.
