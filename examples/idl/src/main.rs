@@ -10,7 +10,7 @@ pub mod idl {
 }
 
 use idl::geometry::Point;
-use idl::robot::msg::{Command, MAX_WAYPOINTS, Mode, ModeKind, Path, Power, Status};
+use idl::robot::msg::{Command, CommandBranch, MAX_WAYPOINTS, Mode, ModeKind, Path, Power, Status};
 use shmbus::ShmMessage;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,10 +46,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         path.waypoints.len()
     );
 
-    // A union has checked accessors: a branch is readable only when selected.
+    // A union has checked accessors: a branch is readable only when selected; `branch()`
+    // gives the selected one for `match`.
     let command = Command::from_go_to(Point { x: 1.0, y: 2.0 });
     assert!(command.stop().is_none());
-    println!("go to {:?}", command.go_to());
+    match command.branch() {
+        CommandBranch::go_to(target) => println!("go to ({}, {})", target.x, target.y),
+        CommandBranch::stop(_) => println!("stop"),
+        CommandBranch::Empty(d) => println!("no command (discriminator {d})"),
+    }
 
     // Descriptors carry the IDL scoped names, so tools and peers see `robot::msg::Status`.
     let descriptor = <Status as ShmMessage>::DESCRIPTOR;
