@@ -28,6 +28,8 @@ pub(crate) struct Use {
     pub(crate) what: String,
     /// A constant's type: unbounded strings are fine.
     pub(crate) constant: bool,
+    /// Inside a type argument (a sequence element, a map key or value).
+    pub(crate) element: bool,
 }
 
 /// How deep lowering may recurse through forward references (each level is a few stack
@@ -149,6 +151,7 @@ impl<'a> Sema<'a> {
                     key: name.clone(),
                     what: format!("typedef `{name}`"),
                     constant: false,
+                    element: false,
                 };
                 let base = self.lower_type(ty, outer, &u, false);
                 let ty = self.with_dims(base?, declarator, outer)?;
@@ -202,7 +205,11 @@ impl<'a> Sema<'a> {
                 }))
             }
             TypeKind::Sequence { element, bound } => {
-                let elem = self.lower_type(element, scope, u, true);
+                let inner = Use {
+                    element: true,
+                    ..u.clone()
+                };
+                let elem = self.lower_type(element, scope, &inner, true);
                 let suggestion = format!("sequence<{}, 100>", idl_text(element));
                 let b = self.bound(
                     bound.as_deref(),
@@ -221,8 +228,12 @@ impl<'a> Sema<'a> {
                 }))
             }
             TypeKind::Map { key, value, bound } => {
-                let k = self.lower_type(key, scope, u, true);
-                let v = self.lower_type(value, scope, u, true);
+                let inner = Use {
+                    element: true,
+                    ..u.clone()
+                };
+                let k = self.lower_type(key, scope, &inner, true);
+                let v = self.lower_type(value, scope, &inner, true);
                 let suggestion = format!("map<{}, {}, 100>", idl_text(key), idl_text(value));
                 let b = self.bound(
                     bound.as_deref(),
@@ -418,7 +429,11 @@ impl<'a> Sema<'a> {
         let builder = option.replace('-', "_");
         let diag = Diagnostic::error(
             code,
-            format!("{} is an unbounded `{name}`, which cannot be stored in a fixed-layout message", u.what),
+            format!(
+                "{} {} an unbounded `{name}`, which cannot be stored in a fixed-layout message",
+                u.what,
+                if u.element { "holds" } else { "is" }
+            ),
             span,
         )
         .with_label(format!("unbounded `{name}`"))
@@ -572,6 +587,7 @@ impl<'a> Sema<'a> {
                     key: format!("{name}::{fname}"),
                     what: format!("member `{fname}` of `{name}`"),
                     constant: false,
+                    element: false,
                 };
                 let base_ty = self.lower_type(&member.ty, scope, &u, false);
                 let Some(ty) = base_ty.and_then(|t| self.with_dims(t, declarator, scope)) else {
@@ -735,6 +751,7 @@ impl<'a> Sema<'a> {
             key: format!("{name}::_d"),
             what: format!("the discriminator of `{name}`"),
             constant: false,
+            element: false,
         };
         let disc_ty = self.lower_type(&un.discriminator, scope, &u, false);
         let mut ok = disc_ty.is_some();
@@ -875,6 +892,7 @@ impl<'a> Sema<'a> {
                 key: format!("{name}::{mname}"),
                 what: format!("member `{mname}` of union `{name}`"),
                 constant: false,
+                element: false,
             };
             let base = self.lower_type(&case.ty, scope, &u, false);
             let Some(ty) = base.and_then(|t| self.with_dims(t, &case.declarator, scope)) else {
@@ -1213,6 +1231,7 @@ impl<'a> Sema<'a> {
                         key: format!("{name}::bitfield"),
                         what: format!("a bit field of `{name}`"),
                         constant: true,
+                        element: false,
                     };
                     let Some(lowered) = self.lower_type(t, scope, &u, false) else {
                         ok = false;
@@ -1335,6 +1354,7 @@ impl<'a> Sema<'a> {
             key: name.clone(),
             what: format!("constant `{name}`"),
             constant: true,
+            element: false,
         };
         let ty = self.lower_type(&c.ty, scope, &u, false)?;
         let resolved = self.resolve_alias(&ty);
