@@ -49,9 +49,30 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, s: &Struct) -> TokenStream
     let field_decls = fields.iter().map(|(ident, f)| {
         let ty = field_type(cx, scope, f);
         let mut lines = docs::lines(&f.doc, &format!("IDL member `{}`.", f.name));
+        let mut facts = Vec::new();
         if f.key {
+            facts.push("Key member (`@key`).".to_owned());
+        }
+        if f.optional {
+            facts.push("Optional (`@optional`): may be absent.".to_owned());
+        }
+        if let Some(v) = &f.default {
+            facts.push(format!(
+                "Default: `{}`.",
+                values::display(cx, v).replace('`', "'")
+            ));
+        }
+        if let Some(range) = range_text(cx, f) {
+            let checked = if constraint_bounds(cx, f).is_some() {
+                " (checked by `validate()`)"
+            } else {
+                ""
+            };
+            facts.push(format!("Range: `{range}`{checked}."));
+        }
+        if !facts.is_empty() {
             lines.push(String::new());
-            lines.push("Key member (`@key`).".to_owned());
+            lines.push(facts.join(" "));
         }
         let doc = names::doc_attrs(&lines);
         quote! {
@@ -286,13 +307,7 @@ fn constraint_check(
         }
         (None, None) => return None,
     };
-    // The text shows the range as the IDL wrote it, also the bound not worth checking.
-    let range = match (f.min.as_ref(), f.max.as_ref()) {
-        (Some(a), Some(b)) => format!("{} ..= {}", values::display(cx, a), values::display(cx, b)),
-        (Some(a), None) => format!(">= {}", values::display(cx, a)),
-        (None, Some(b)) => format!("<= {}", values::display(cx, b)),
-        (None, None) => return None,
-    };
+    let range = range_text(cx, f)?;
     let field = &f.name;
     let check = quote! {
         match #value {
@@ -315,5 +330,17 @@ fn constraint_check(
             let #value = self.#ident;
             #check
         }
+    })
+}
+
+/// The range of a member as the IDL wrote it (`-10 ..= 10`, `>= 0.5`), including a bound
+/// not worth checking (`@min(0)` on an unsigned member).
+fn range_text(cx: &Context<'_>, f: &Field) -> Option<String> {
+    let show = |v: &ConstValue| values::display(cx, v);
+    Some(match (f.min.as_ref(), f.max.as_ref()) {
+        (Some(a), Some(b)) => format!("{} ..= {}", show(a), show(b)),
+        (Some(a), None) => format!(">= {}", show(a)),
+        (None, Some(b)) => format!("<= {}", show(b)),
+        (None, None) => return None,
     })
 }
