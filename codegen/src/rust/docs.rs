@@ -4,9 +4,39 @@
 //! comments when there are some, else a line naming the IDL declaration.
 
 use proc_macro2::TokenStream;
-use shmbus_idl::hir::Doc;
+use shmbus_idl::hir::{Doc, Extensibility};
 
 use super::names::{doc_attrs, doc_lines};
+
+/// The doc attributes of a type: `attrs`, then a line with what the IDL annotations say
+/// about the type as a whole (`@topic`, extensibility), when they say something.
+pub(crate) fn type_attrs(
+    doc: &Doc,
+    fallback: &str,
+    topic: bool,
+    extensibility: Option<Extensibility>,
+) -> TokenStream {
+    let mut out = lines(doc, fallback);
+    let mut facts = Vec::new();
+    if topic {
+        facts.push("A topic type (`@topic`).".to_owned());
+    }
+    if let Some(e) = extensibility {
+        let word = match e {
+            Extensibility::Final => "final",
+            Extensibility::Appendable => "appendable",
+            Extensibility::Mutable => "mutable",
+        };
+        facts.push(format!(
+            "Extensibility `@{word}` (kept for reference: the layout here is always fixed)."
+        ));
+    }
+    if !facts.is_empty() {
+        out.push(String::new());
+        out.push(facts.join(" "));
+    }
+    doc_attrs(&out)
+}
 
 /// The doc attributes for `doc`, or `fallback` when the IDL says nothing.
 pub(crate) fn attrs(doc: &Doc, fallback: &str) -> TokenStream {

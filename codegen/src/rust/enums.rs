@@ -34,7 +34,12 @@ pub(crate) fn generate(
     let kind_name = module_namer.unique(&format!("{}Kind", item.name));
     let repr = int(e.repr);
     let repr_word = proc_macro2::Ident::new(e.repr.rust_name(), proc_macro2::Span::call_site());
-    let doc = docs::attrs(&item.doc, &format!("IDL enum `{scoped}`."));
+    let doc = docs::type_attrs(
+        &item.doc,
+        &format!("IDL enum `{scoped}`."),
+        false,
+        e.extensibility,
+    );
     let shm = cx.shm_attrs(item);
 
     // Associated items share one namespace: enumerators keep their IDL names, the

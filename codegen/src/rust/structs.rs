@@ -24,7 +24,12 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, s: &Struct) -> TokenStream
     let scope = item.module;
     let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
-    let doc = docs::attrs(&item.doc, &format!("IDL struct `{scoped}`."));
+    let doc = docs::type_attrs(
+        &item.doc,
+        &format!("IDL struct `{scoped}`."),
+        s.topic,
+        s.extensibility,
+    );
     let shm = cx.shm_attrs(item);
 
     let mut namer = Namer::default();

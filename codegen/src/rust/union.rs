@@ -64,7 +64,12 @@ pub(crate) fn generate(
     let scope = item.module;
     let name = names::type_ident(&item.name);
     let scoped = item.scoped_name();
-    let doc = docs::attrs(&item.doc, &format!("IDL union `{scoped}`."));
+    let doc = docs::type_attrs(
+        &item.doc,
+        &format!("IDL union `{scoped}`."),
+        false,
+        u.extensibility,
+    );
     let shm = cx.shm_attrs(item);
     let disc_ty = rust_type(cx, scope, &u.discriminator);
 

@@ -186,3 +186,41 @@ pub(crate) fn display(cx: &Context<'_>, v: &ConstValue) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_carry_their_type() {
+        assert_eq!(int_literal(5, IntRepr::U8).to_string(), "5u8");
+        assert_eq!(int_literal(-128, IntRepr::I8).to_string(), "- 128i8");
+        assert_eq!(
+            int_literal(i128::from(i64::MIN), IntRepr::I64).to_string(),
+            "- 9223372036854775808i64"
+        );
+        assert_eq!(
+            int_literal(i128::from(u64::MAX), IntRepr::U64).to_string(),
+            "18446744073709551615u64"
+        );
+        assert_eq!(i128_literal(-3).to_string(), "- 3");
+    }
+
+    #[test]
+    fn floats_are_exact_and_non_finite_ones_named() {
+        assert_eq!(float_literal(0.1, false).to_string(), "0.1f64");
+        assert_eq!(float_literal(-2.5, true).to_string(), "- 2.5f32");
+        assert_eq!(
+            float_literal(f64::INFINITY, false).to_string(),
+            ":: core :: primitive :: f64 :: INFINITY"
+        );
+        assert_eq!(
+            float_literal(f64::NEG_INFINITY, true).to_string(),
+            ":: core :: primitive :: f32 :: NEG_INFINITY"
+        );
+        assert_eq!(
+            float_literal(f64::NAN, false).to_string(),
+            ":: core :: primitive :: f64 :: NAN"
+        );
+    }
+}
