@@ -103,6 +103,15 @@ pub fn generate(hir: &Hir, options: &Options) -> Vec<GeneratedFile> {
 /// The Rust path of item `id` from the root of the generated file, as the generator
 /// spells it (`robot::msg::Pose`, `pkg::r#type::Foo`). Tools and tests that refer to
 /// generated types use it.
+///
+/// ```
+/// let mut sources = shmbus_idl::source::SourceMap::new();
+/// let file = sources.add("k.idl", "module type { struct String { long x; }; };");
+/// let (hir, _) = shmbus_idl::compile_sources(&mut sources, &[file], &Default::default());
+/// let hir = hir.unwrap();
+/// let id = hir.find("type::String").unwrap();
+/// assert_eq!(shmbus_codegen::rust_path(&hir, id), "r#type::String_");
+/// ```
 pub fn rust_path(hir: &Hir, id: shmbus_idl::hir::ItemId) -> String {
     let item = hir.item(id);
     let mut parts = Vec::new();
@@ -118,6 +127,12 @@ pub fn rust_path(hir: &Hir, id: shmbus_idl::hir::ItemId) -> String {
 
 /// The Rust spelling of an IDL identifier: raw for Rust keywords (`r#type`), suffixed
 /// for those that cannot be raw (`self_`).
+///
+/// ```
+/// assert_eq!(shmbus_codegen::rust_ident("type"), "r#type");
+/// assert_eq!(shmbus_codegen::rust_ident("self"), "self_");
+/// assert_eq!(shmbus_codegen::rust_ident("speed"), "speed");
+/// ```
 pub fn rust_ident(idl: &str) -> String {
     rust::names::rust_name(idl)
 }
