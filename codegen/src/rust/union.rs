@@ -39,7 +39,8 @@
 //! all, derive `ShmMessage` like any struct, let the descriptor (and `shmbus echo`)
 //! show every branch with its offset, and keep every bit pattern valid. The price is size:
 //! the sum of the branches instead of the largest, which for the small unions DDS types
-//! use is a few bytes.
+//! use is a few bytes. A receiver validates every branch, selected or not (an inactive
+//! branch written by generated code holds its default or an earlier value, both valid).
 //!
 //! [`Union::default_discriminator`]: shmbus_idl::hir::Union::default_discriminator
 
