@@ -21,6 +21,7 @@
 //! (type names and layout hashes), so they interoperate on the bus.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +54,11 @@ pub struct Builder {
 }
 
 /// Why [`Builder::compile`] failed. Every variant says what to do.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same text as `Display`: a build script's `main` returning
+/// `Result<(), Box<dyn Error>>` shows its error with `Debug`, and the rendered
+/// diagnostics should read there as they do in a terminal, not as an escaped string.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum CompileError {
     /// The IDL has errors; `rendered` holds all of them (and the warnings) as rustc would
@@ -105,8 +110,9 @@ pub enum CompileError {
     },
 }
 
-/// A per-member bounds file could not be used.
-#[derive(Debug, thiserror::Error)]
+/// A per-member bounds file could not be used. (`Debug` prints the `Display` text, as
+/// for [`CompileError`].)
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BoundsFileError {
     /// The file could not be read.
@@ -137,6 +143,18 @@ pub enum BoundsFileError {
         /// The value as written.
         found: String,
     },
+}
+
+impl fmt::Debug for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Debug for BoundsFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// Reads a per-member bounds file: TOML whose keys are IDL member paths and whose values
@@ -339,8 +357,9 @@ impl Builder {
 
     /// Compiles each IDL file in `files` and writes `<out_dir>/<stem>.rs` for each.
     ///
-    /// Stops at the first file with errors, returning all of that file's diagnostics.
-    /// Inside a build script it prints the `cargo::` lines described in the module docs
+    /// Files with errors do not stop the others: the error returned holds the
+    /// diagnostics of every file (files without errors are still written). Inside a build
+    /// script it prints the `cargo::` lines described in the module docs
     /// (see [`cargo_output`](Self::cargo_output)).
     pub fn compile(&self, files: &[impl AsRef<Path>]) -> Result<(), CompileError> {
         let cargo = self
@@ -390,19 +409,48 @@ impl Builder {
                 });
             }
         }
+        // Every file is compiled, so that one run reports every error of every file.
+        let mut failed: Option<CompileError> = None;
         for file in files {
             let file = file.as_ref();
             let compiled = match self.compile_one(file) {
                 Ok(compiled) => compiled,
-                Err(error) => {
+                Err(CompileError::Idl {
+                    count,
+                    rendered,
+                    diagnostics,
+                    inputs,
+                }) => {
                     // The files read so far still matter: fixing an include must rerun.
-                    if let CompileError::Idl { inputs, .. } = &error {
-                        for input in inputs.iter().filter(|i| i.as_path() != file) {
-                            say(rerun(input));
-                        }
+                    for input in inputs.iter().filter(|i| i.as_path() != file) {
+                        say(rerun(input));
                     }
-                    return Err(error);
+                    failed = Some(match failed {
+                        Some(CompileError::Idl {
+                            count: c,
+                            rendered: r,
+                            diagnostics: mut d,
+                            inputs: mut i,
+                        }) => {
+                            d.extend(diagnostics);
+                            i.extend(inputs);
+                            CompileError::Idl {
+                                count: c + count,
+                                rendered: r + &rendered,
+                                diagnostics: d,
+                                inputs: i,
+                            }
+                        }
+                        _ => CompileError::Idl {
+                            count,
+                            rendered,
+                            diagnostics,
+                            inputs,
+                        },
+                    });
+                    continue;
                 }
+                Err(other) => return Err(other),
             };
             for input in compiled.inputs.iter().filter(|i| i.as_path() != file) {
                 say(rerun(input));
@@ -413,6 +461,9 @@ impl Builder {
             let path = out_dir.join(&compiled.file.name);
             write_if_changed(&path, &compiled.file.contents)
                 .map_err(|source| CompileError::Write { path, source })?;
+        }
+        if let Some(error) = failed {
+            return Err(error);
         }
         Ok(())
     }

@@ -119,6 +119,33 @@ fn options_reach_the_front_end() {
 }
 
 #[test]
+fn every_file_is_compiled_and_every_error_reported() {
+    let dir = tempdir();
+    let a = write(dir.path(), "a.idl", "struct A { string s; };");
+    let ok = write(dir.path(), "ok.idl", "struct Ok { long x; };");
+    let b = write(dir.path(), "b.idl", "struct B { Missing m; };");
+    let err = Builder::new()
+        .out_dir(dir.path().join("out"))
+        .compile(&[&a, &ok, &b])
+        .err();
+    let Some(CompileError::Idl {
+        count, rendered, ..
+    }) = &err
+    else {
+        panic!("unexpected: {err:?}");
+    };
+    assert_eq!(*count, 2);
+    assert!(
+        rendered.contains("a.idl:1:12") && rendered.contains("b.idl:1:12"),
+        "{rendered}"
+    );
+    assert!(dir.path().join("out/ok.rs").exists());
+    // `Debug` is the readable text, for build scripts' `main() -> Result<..>`.
+    let texts = err.as_ref().map(|e| (format!("{e:?}"), e.to_string()));
+    assert!(texts.is_some_and(|(debug, display)| debug == display));
+}
+
+#[test]
 fn lenient_keywords_and_a_crate_path() {
     let dir = tempdir();
     let idl = write(
