@@ -143,6 +143,14 @@ pub enum BoundsFileError {
         /// The value as written.
         found: String,
     },
+    /// Any other problem the front end found in the file.
+    #[error("the bounds file `{path}` cannot be used: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl fmt::Debug for CompileError {
@@ -170,62 +178,28 @@ impl fmt::Debug for BoundsFileError {
 ///
 /// Nested tables are joined with `::`, so both spellings above give
 /// `std_msgs::msg::Header::frame_id -> 64`.
+///
+/// The front end reads the file ([`shmbus_idl::bounds`]); this adds the file's name to
+/// every error.
 pub fn read_bounds_file(path: &Path) -> Result<BTreeMap<String, u32>, BoundsFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| BoundsFileError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_bounds(path, &text)
+    shmbus_idl::bounds::read_bounds_file(path).map_err(|e| BoundsFileError::from_front_end(path, e))
 }
 
-fn parse_bounds(path: &Path, text: &str) -> Result<BTreeMap<String, u32>, BoundsFileError> {
-    let table: toml::Table =
-        text.parse()
-            .map_err(|e: toml::de::Error| BoundsFileError::Syntax {
-                path: path.to_owned(),
-                message: e.message().to_owned(),
-            })?;
-    let mut out = BTreeMap::new();
-    flatten(path, "", &table, &mut out)?;
-    Ok(out)
-}
-
-fn flatten(
-    path: &Path,
-    prefix: &str,
-    table: &toml::Table,
-    out: &mut BTreeMap<String, u32>,
-) -> Result<(), BoundsFileError> {
-    for (key, value) in table {
-        let full = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}::{key}")
-        };
-        match value {
-            toml::Value::Table(inner) => flatten(path, &full, inner, out)?,
-            toml::Value::Integer(n) => match u32::try_from(*n) {
-                Ok(bound) if bound >= 1 => {
-                    out.insert(full, bound);
-                }
-                _ => {
-                    return Err(BoundsFileError::BadBound {
-                        path: path.to_owned(),
-                        key: full,
-                        found: n.to_string(),
-                    });
-                }
+impl BoundsFileError {
+    /// The front end's error (which parses the file), with the file named in it.
+    fn from_front_end(path: &Path, error: shmbus_idl::bounds::BoundsFileError) -> Self {
+        use shmbus_idl::bounds::BoundsFileError as E;
+        let path = path.to_owned();
+        match error {
+            E::Read { path, source } => BoundsFileError::Read { path, source },
+            E::Syntax { message } => BoundsFileError::Syntax { path, message },
+            E::BadBound { key, found } => BoundsFileError::BadBound { path, key, found },
+            other => BoundsFileError::Invalid {
+                path,
+                message: other.to_string(),
             },
-            other => {
-                return Err(BoundsFileError::BadBound {
-                    path: path.to_owned(),
-                    key: full,
-                    found: other.to_string(),
-                });
-            }
         }
     }
-    Ok(())
 }
 
 /// What the front end made of one IDL file.
@@ -556,6 +530,10 @@ fn output_stem(file: &Path) -> Result<String, CompileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_bounds(path: &Path, text: &str) -> Result<BTreeMap<String, u32>, BoundsFileError> {
+        shmbus_idl::bounds::parse_bounds(text).map_err(|e| BoundsFileError::from_front_end(path, e))
+    }
 
     #[test]
     fn bounds_files_flatten_tables() {
