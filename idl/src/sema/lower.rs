@@ -996,6 +996,7 @@ impl<'a> Sema<'a> {
         let mut ok = true;
         let mut next: i128 = 0;
         let mut values: Vec<(i128, Span)> = Vec::new();
+        let mut first_with_value: HashMap<i128, Span> = HashMap::new();
         let mut enumerators = Vec::new();
         let mut default_index = None;
         let mut default_span: Option<Span> = None;
@@ -1039,7 +1040,7 @@ impl<'a> Sema<'a> {
                     default_index = Some(enumerators.len());
                 }
             }
-            if let Some((_, prev)) = values.iter().find(|(v, _)| *v == value) {
+            if let Some(prev) = first_with_value.get(&value) {
                 self.error(
                     Diagnostic::error(
                         "E-ANNOTATION",
@@ -1053,6 +1054,8 @@ impl<'a> Sema<'a> {
                     .with_help("give every enumerator a distinct `@value`"),
                 );
                 ok = false;
+            } else {
+                first_with_value.insert(value, en.name.span);
             }
             values.push((value, en.name.span));
             enumerators.push(Enumerator {
