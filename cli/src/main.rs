@@ -1,9 +1,51 @@
-//! The `shmbus` command line tool.
+//! `shmbus`: the command-line tool of shmbus.
 //!
-//! Not implemented yet: its subcommands arrive with issues 2/7 (`idl`) and 7/7 (`list`,
-//! `inspect`, `echo`, `clean`). Until then it says so and exits with status 2.
+//! ```text
+//! shmbus idl compile robot.idl -I idl -o src/generated/
+//! shmbus idl check robot.idl
+//! ```
+//!
+//! Subcommands live in one module each (`idl` today; `list`, `inspect`, `echo` and
+//! `clean` belong to the runtime tools and come with their own issue). Exit status: 0 on
+//! success (warnings included), 1 when the input has errors or a file cannot be read or
+//! written, 2 for a bad command line (clap's convention).
+#![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("shmbus: no subcommand is implemented yet (the IDL compiler arrives with issue 2/7)");
-    std::process::exit(2);
+mod idl;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Zero-copy IPC over shared memory: tools.
+#[derive(Debug, Parser)]
+#[command(name = "shmbus", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile or check OMG IDL files (Rust types for shmbus messages).
+    #[command(subcommand)]
+    Idl(idl::IdlCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Idl(command) => idl::run(command),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

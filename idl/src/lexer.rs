@@ -125,6 +125,24 @@ impl Punct {
     }
 }
 
+/// Why some text is not a token, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub help: &'static str,
+}
+
+impl LexError {
+    fn new(message: impl Into<String>, help: &'static str) -> Self {
+        LexError {
+            message: message.into(),
+            help,
+        }
+    }
+}
+
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenKind {
@@ -167,8 +185,8 @@ pub enum TokenKind {
         /// The key member names.
         keys: Vec<String>,
     },
-    /// Something that is not a token; the message says why.
-    Error(String),
+    /// Something that is not a token; the error says why and what to do.
+    Error(LexError),
     /// End of input.
     Eof,
 }
@@ -301,7 +319,10 @@ impl Lexer<'_> {
                     let ch = self.text[start..].chars().next().unwrap_or('?');
                     self.pos += ch.len_utf8();
                     self.push(
-                        TokenKind::Error(format!("unexpected character `{ch}`")),
+                        TokenKind::Error(LexError::new(
+                            format!("unexpected character `{ch}`"),
+                            "IDL names and keywords are ASCII; remove the character or put it in a comment or string",
+                        )),
                         start,
                     );
                 }
@@ -341,7 +362,13 @@ impl Lexer<'_> {
         } else {
             let end = self.pos;
             self.pos = (start + 2).min(end);
-            self.push(TokenKind::Error("unterminated block comment".into()), start);
+            self.push(
+                TokenKind::Error(LexError::new(
+                    "unterminated block comment",
+                    "close the comment with `*/`",
+                )),
+                start,
+            );
             self.pos = end;
         }
     }
@@ -407,7 +434,10 @@ impl Lexer<'_> {
                 u64::from_str_radix(&text[1..], 8).ok()
             } else {
                 self.push(
-                    TokenKind::Error(format!("`{text}` is not a valid octal literal")),
+                    TokenKind::Error(LexError::new(
+                        format!("`{text}` is not a valid octal literal"),
+                        "a leading `0` makes an octal number (digits 0-7); remove it for a decimal number",
+                    )),
                     start,
                 );
                 return;
@@ -423,9 +453,15 @@ impl Lexer<'_> {
             return self.bad_suffix(start);
         }
         let kind = match value {
-            _ if empty => TokenKind::Error("hexadecimal literal has no digits".into()),
+            _ if empty => TokenKind::Error(LexError::new(
+                "hexadecimal literal has no digits",
+                "write hexadecimal digits after `0x`, e.g. `0x1F`",
+            )),
             Some(v) => TokenKind::Int(v),
-            None => TokenKind::Error("integer literal does not fit in 64 bits".into()),
+            None => TokenKind::Error(LexError::new(
+                "integer literal does not fit in 64 bits",
+                "IDL integers go up to 18446744073709551615 (`unsigned long long`)",
+            )),
         };
         self.push(kind, start);
     }
@@ -436,13 +472,16 @@ impl Lexer<'_> {
         }
         let text = self.slice(start, self.pos).to_owned();
         self.push(
-            TokenKind::Error(format!("invalid suffix in numeric literal `{text}`")),
+            TokenKind::Error(LexError::new(
+                format!("invalid suffix in numeric literal `{text}`"),
+                "IDL numbers take no suffix except `d`/`D` for fixed-point; put a space between a number and a name",
+            )),
             start,
         );
     }
 
     /// Reads one possibly escaped character of a char or string literal.
-    fn escaped_char(&mut self) -> Result<char, String> {
+    fn escaped_char(&mut self) -> Result<char, LexError> {
         let c = self.peek(0);
         if c != b'\\' {
             let ch = self.text[self.pos..].chars().next().unwrap_or('\0');
@@ -484,14 +523,30 @@ impl Lexer<'_> {
                     n += 1;
                 }
                 if n == 0 {
-                    return Err(format!("`\\{}` escape without hex digits", char::from(e)));
+                    return Err(LexError::new(
+                        format!("`\\{}` escape without hex digits", char::from(e)),
+                        "write hexadecimal digits after the escape, e.g. `\\x41`",
+                    ));
                 }
-                char::from_u32(v).ok_or_else(|| format!("`{v:#x}` is not a character"))?
+                char::from_u32(v).ok_or_else(|| {
+                    LexError::new(
+                        format!("`{v:#x}` is not a character"),
+                        "use a Unicode scalar value (not a surrogate, at most 0x10FFFF)",
+                    )
+                })?
             }
-            0 => return Err("unterminated escape".into()),
+            0 => {
+                return Err(LexError::new(
+                    "unterminated escape",
+                    "finish the escape and close the literal",
+                ));
+            }
             other => {
                 self.pos = self.pos - 1 + utf8_len(other);
-                return Err("unknown escape sequence".into());
+                return Err(LexError::new(
+                    "unknown escape sequence",
+                    "IDL escapes are \\n \\t \\v \\b \\r \\f \\a \\\\ \\? \\' \\\" and octal, \\x, \\u; write `\\\\` for a backslash",
+                ));
             }
         })
     }
@@ -507,7 +562,10 @@ impl Lexer<'_> {
                     break;
                 }
                 _ if self.pos >= self.src.len() || self.peek(0) == b'\n' => {
-                    error = Some("unterminated character literal".to_owned());
+                    error = Some(LexError::new(
+                        "unterminated character literal",
+                        "close the literal with `'` on the same line",
+                    ));
                     break;
                 }
                 _ => match self.escaped_char() {
@@ -519,8 +577,14 @@ impl Lexer<'_> {
         let kind = match (error, chars.as_slice()) {
             (Some(e), _) => TokenKind::Error(e),
             (None, [c]) => TokenKind::Char { value: *c, wide },
-            (None, []) => TokenKind::Error("empty character literal".into()),
-            (None, _) => TokenKind::Error("character literal holds more than one character".into()),
+            (None, []) => TokenKind::Error(LexError::new(
+                "empty character literal",
+                "write one character between the quotes, e.g. `'a'`",
+            )),
+            (None, _) => TokenKind::Error(LexError::new(
+                "character literal holds more than one character",
+                "use a string literal `\"...\"` for several characters",
+            )),
         };
         self.push(kind, start);
     }
@@ -536,7 +600,10 @@ impl Lexer<'_> {
                     break;
                 }
                 _ if self.pos >= self.src.len() || self.peek(0) == b'\n' => {
-                    error = Some("unterminated string literal".to_owned());
+                    error = Some(LexError::new(
+                        "unterminated string literal",
+                        "close the string with `\"` on the same line; adjacent literals `\"a\" \"b\"` are joined",
+                    ));
                     break;
                 }
                 _ => match self.escaped_char() {
@@ -596,7 +663,13 @@ impl Lexer<'_> {
                     "unexpected character `{}`",
                     char::from(other).escape_default()
                 );
-                return self.push(TokenKind::Error(msg), start);
+                return self.push(
+                    TokenKind::Error(LexError::new(
+                        msg,
+                        "remove the character or put it in a comment or string",
+                    )),
+                    start,
+                );
             }
         };
         self.pos += len;

@@ -1,20 +1,25 @@
-//! OMG IDL front end for shmbus: source map, diagnostics, preprocessor, lexer and parser.
+//! OMG IDL front end for shmbus: source map, diagnostics, preprocessor, lexer, parser,
+//! semantic checks and the resolved model ([`hir`]) that code generation works from.
 //!
 //! See the crate README for an example.
 //!
-//! The entry point is [`parse_files`] (or [`parse_sources`] for files already in a
-//! [`source::SourceMap`]). Semantic checks (name resolution, constant evaluation, layout)
-//! come in a later step and work on the [`ast`] this crate produces.
+//! The entry points are [`compile_files`] (or [`compile_sources`] for files already in a
+//! [`source::SourceMap`]), which check everything and return the [`hir::Hir`] when there
+//! is no error, and [`parse_files`] / [`parse_sources`], which stop at the [`ast`].
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod bounds;
 pub mod diagnostics;
+pub mod hir;
 pub mod lexer;
 pub mod parser;
 pub mod preprocess;
 mod preprocess_expr;
+mod sema;
 pub mod source;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use diagnostics::{Diagnostic, Diagnostics};
@@ -29,6 +34,19 @@ pub struct Options {
     pub defines: Vec<String>,
     /// Accept IDL keywords as member names (as ROS 2 does).
     pub lenient_keywords: bool,
+    /// Bound used for `string` / `wstring` written without one (`--default-string-bound`).
+    pub default_string_bound: Option<u32>,
+    /// Bound used for `sequence<T>` written without one (`--default-sequence-bound`).
+    pub default_sequence_bound: Option<u32>,
+    /// Bound used for `map<K, V>` written without one (`--default-map-bound`).
+    pub default_map_bound: Option<u32>,
+    /// Per-member bounds, by scoped member name (`"std_msgs::msg::Header::frame_id"`) or
+    /// typedef name (`"pkg::NameSeq"`). They win over the default bounds and apply to every
+    /// unbounded string, sequence and map in that member's type. Fill it from a TOML file
+    /// with [`Options::load_bounds_file`] (see [`bounds`]).
+    pub member_bounds: BTreeMap<String, u32>,
+    /// Accept `long double` as an opaque 16-byte value instead of rejecting it.
+    pub long_double_opaque: bool,
 }
 
 /// Reads, preprocesses and parses `files` as one translation unit.
@@ -67,6 +85,72 @@ pub fn parse_files(
     }
     let spec = parse_roots(&mut sources, &roots, options, &mut diags);
     (sources, Some(spec), diags.into_sorted())
+}
+
+/// Reads, preprocesses, parses and checks `files` as one translation unit.
+///
+/// ```
+/// let dir = std::env::temp_dir().join("shmbus-idl-doctest-compile");
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let file = dir.join("pose.idl");
+/// std::fs::write(&file, "module m { struct Pose { double x, y; }; };").unwrap();
+/// let (_sources, hir, diags) = shmbus_idl::compile_files(&[file], &shmbus_idl::Options::default());
+/// assert!(diags.is_empty());
+/// let hir = hir.unwrap();
+/// let pose = hir.item(hir.find("m::Pose").unwrap());
+/// assert_eq!(pose.layout.unwrap().size, 16);
+/// ```
+///
+/// Returns the model only when there is no error; the diagnostics (errors and warnings)
+/// are sorted by position.
+pub fn compile_files(
+    files: &[PathBuf],
+    options: &Options,
+) -> (SourceMap, Option<hir::Hir>, Vec<Diagnostic>) {
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let mut roots = Vec::new();
+    for path in files {
+        match sources.load(path) {
+            Ok(id) => roots.push(id),
+            Err(e) => diags.push(Diagnostic::error_without_span(
+                "E-READ",
+                format!("cannot read `{}`: {e}", path.display()),
+            )),
+        }
+    }
+    if roots.is_empty() {
+        return (sources, None, diags.into_sorted());
+    }
+    let spec = parse_roots(&mut sources, &roots, options, &mut diags);
+    let hir = sema::analyze(&spec, options, &mut diags);
+    (sources, hir, diags.into_sorted())
+}
+
+/// Preprocesses, parses and checks files already added to `sources`.
+///
+/// ```
+/// use shmbus_idl::diagnostics::render::{render, Style};
+/// let mut sources = shmbus_idl::source::SourceMap::new();
+/// let id = sources.add("hello.idl", "struct Hello { string text; };");
+/// let (hir, diags) = shmbus_idl::compile_sources(&mut sources, &[id], &Default::default());
+/// assert!(hir.is_none());
+/// assert_eq!(diags[0].code, "E-UNBOUNDED-STRING");
+///
+/// let options = shmbus_idl::Options { default_string_bound: Some(64), ..Default::default() };
+/// let (hir, diags) = shmbus_idl::compile_sources(&mut sources, &[id], &options);
+/// assert!(diags.is_empty(), "{}", render(&diags, &sources, Style::Plain));
+/// assert!(hir.is_some());
+/// ```
+pub fn compile_sources(
+    sources: &mut SourceMap,
+    roots: &[FileId],
+    options: &Options,
+) -> (Option<hir::Hir>, Vec<Diagnostic>) {
+    let mut diags = Diagnostics::new();
+    let spec = parse_roots(sources, roots, options, &mut diags);
+    let hir = sema::analyze(&spec, options, &mut diags);
+    (hir, diags.into_sorted())
 }
 
 /// Preprocesses and parses files already added to `sources` (e.g. in-memory text).
@@ -111,8 +195,16 @@ fn parse_roots(
                 "the IDL input defines nothing",
                 Span::new(root, 0, 0),
             )
-            .with_note("after preprocessing, no definition remained"),
+            .with_note("after preprocessing, no definition remained")
+            .with_help(
+                "check the `#if`/`#ifdef` conditions and the `-D` definitions: they may have skipped everything",
+            ),
         );
     }
     spec
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

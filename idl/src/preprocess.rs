@@ -154,9 +154,11 @@ impl Preprocessor<'_> {
             if active {
                 match &tok.kind {
                     TokenKind::Eof => {}
-                    TokenKind::Error(msg) => {
-                        self.diags
-                            .push(Diagnostic::error("E-LEX", msg.clone(), tok.span));
+                    TokenKind::Error(e) => {
+                        self.diags.push(
+                            Diagnostic::error("E-LEX", e.message.clone(), tok.span)
+                                .with_help(e.help),
+                        );
                         // Kept so the parser knows this spot is already reported.
                         self.out.push(tok.clone());
                     }
@@ -216,7 +218,7 @@ impl Preprocessor<'_> {
                     "E-PP-EXPANSION",
                     "macro expansion is too large",
                     use_span,
-                ));
+                ).with_help("a macro expands to itself or to a huge text; simplify the `#define`s involved"));
                 break;
             }
             self.expand(t, use_span, stack, out);
@@ -237,7 +239,10 @@ impl Preprocessor<'_> {
                         "expected a preprocessor directive name",
                         first.span,
                     )
-                    .with_label("not a directive"),
+                    .with_label("not a directive")
+                    .with_help(
+                        "write a directive such as `#include`, `#define` or `#ifdef` after `#`",
+                    ),
                 );
             }
             return;
@@ -260,7 +265,7 @@ impl Preprocessor<'_> {
                         "E-PP-UNMATCHED",
                         format!("`#{name}` without `#if`"),
                         span,
-                    ));
+                    ).with_help("remove it, or add the `#if`/`#ifdef` it belongs to"));
                     return;
                 };
                 if cond.else_seen {
@@ -268,7 +273,7 @@ impl Preprocessor<'_> {
                         "E-PP-UNMATCHED",
                         format!("`#{name}` after `#else`"),
                         span,
-                    ));
+                    ).with_help("an `#if` block has at most one `#else`, and it comes last"));
                     return;
                 }
                 let (parent_active, taken) = (cond.parent_active, cond.taken);
@@ -291,7 +296,7 @@ impl Preprocessor<'_> {
                         "E-PP-UNMATCHED",
                         "`#endif` without `#if`",
                         span,
-                    ));
+                    ).with_help("remove it, or add the `#if`/`#ifdef` it closes"));
                 }
             }
             _ if !active => {}
@@ -305,7 +310,7 @@ impl Preprocessor<'_> {
                     "E-PP-DIRECTIVE",
                     "`#undef` needs a macro name",
                     first.span,
-                )),
+                ).with_help("write `#undef NAME`")),
             },
             "pragma" => self.pragma(file, span, args),
             "error" | "warning" => {
@@ -314,9 +319,9 @@ impl Preprocessor<'_> {
                 });
                 let message = format!("#{name} {}", text.trim());
                 let diag = if name == "error" {
-                    Diagnostic::error("E-PP-ERROR", message, span)
+                    Diagnostic::error("E-PP-ERROR", message, span).with_help("the file stops here on purpose: define the macros it expects (`-D NAME`) or take the branch its own compiler takes")
                 } else {
-                    Diagnostic::warning("W-PP-WARNING", message, span)
+                    Diagnostic::warning("W-PP-WARNING", message, span).with_help("the file asks for this warning; see its text")
                 };
                 self.diags.push(diag);
             }
@@ -327,7 +332,7 @@ impl Preprocessor<'_> {
                     format!("unknown preprocessor directive `#{other}`"),
                     first.span,
                 )
-                .with_label("unknown directive"),
+                .with_label("unknown directive").with_help("supported directives: `#include`, `#define`, `#undef`, `#if`, `#ifdef`, `#ifndef`, `#elif`, `#else`, `#endif`, `#pragma`, `#error`, `#warning`, `#line`"),
             ),
         }
     }
@@ -335,11 +340,14 @@ impl Preprocessor<'_> {
     fn condition(&mut self, kind: &str, at: Span, args: &[Token]) -> bool {
         if kind != "if" {
             let Some(name) = args.first().and_then(Token::raw_ident) else {
-                self.diags.push(Diagnostic::error(
-                    "E-PP-DIRECTIVE",
-                    format!("`#{kind}` needs a macro name"),
-                    at,
-                ));
+                self.diags.push(
+                    Diagnostic::error(
+                        "E-PP-DIRECTIVE",
+                        format!("`#{kind}` needs a macro name"),
+                        at,
+                    )
+                    .with_help(format!("write `#{kind} NAME`")),
+                );
                 return false;
             };
             return self.macros.contains_key(&name) == (kind == "ifdef");
@@ -383,11 +391,10 @@ impl Preprocessor<'_> {
 
     fn define(&mut self, at: Span, args: &[Token]) {
         let Some(name_tok) = args.first() else {
-            self.diags.push(Diagnostic::error(
-                "E-PP-DIRECTIVE",
-                "`#define` needs a macro name",
-                at,
-            ));
+            self.diags.push(
+                Diagnostic::error("E-PP-DIRECTIVE", "`#define` needs a macro name", at)
+                    .with_help("write `#define NAME` or `#define NAME value`"),
+            );
             return;
         };
         let Some(name) = name_tok.raw_ident() else {
@@ -397,7 +404,10 @@ impl Preprocessor<'_> {
                     "macro names must be identifiers",
                     name_tok.span,
                 )
-                .with_label("not an identifier"),
+                .with_label("not an identifier")
+                .with_help(
+                    "write `#define NAME value` with a name made of letters, digits and `_`",
+                ),
             );
             return;
         };
@@ -452,11 +462,14 @@ impl Preprocessor<'_> {
                     .filter_map(|t| t.ident().map(str::to_owned))
                     .collect();
                 if type_name.is_empty() {
-                    self.diags.push(Diagnostic::error(
-                        "E-PP-PRAGMA",
-                        "`#pragma keylist` needs a type name",
-                        span,
-                    ));
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E-PP-PRAGMA",
+                            "`#pragma keylist` needs a type name",
+                            span,
+                        )
+                        .with_help("write `#pragma keylist TypeName key1 key2`"),
+                    );
                 } else {
                     self.out.push(Token {
                         kind: TokenKind::PragmaKeylist { type_name, keys },
@@ -468,7 +481,8 @@ impl Preprocessor<'_> {
             _ => self.diags.push(
                 Diagnostic::warning("W-UNKNOWN-PRAGMA", "unknown pragma ignored", span)
                     .with_label("this pragma has no effect")
-                    .with_note("supported pragmas: `#pragma once`, `#pragma keylist`"),
+                    .with_note("supported pragmas: `#pragma once`, `#pragma keylist`")
+                    .with_help("remove it if it is not meant for another tool"),
             ),
         }
     }
@@ -504,7 +518,7 @@ impl Preprocessor<'_> {
                 )
                 .with_note(
                     "this is usually an include cycle; add an include guard or `#pragma once`",
-                ),
+                ).with_help("add an include guard (`#ifndef X` / `#define X` / `#endif`) or `#pragma once` to the included files"),
             );
             return;
         }
@@ -535,7 +549,8 @@ impl Preprocessor<'_> {
                     format!("cannot read included file `{name}`: {e}"),
                     name_span,
                 )
-                .with_label("included here"),
+                .with_label("included here")
+                .with_help("check that the file is readable"),
             ),
             None => {
                 let searched: Vec<String> = own_dir

@@ -38,6 +38,7 @@ impl ExprError {
     pub(crate) fn into_diagnostic(self) -> Diagnostic {
         Diagnostic::error("E-PP-EXPR", self.message, self.span)
             .with_label("in this `#if` condition")
+            .with_help("`#if` takes integers, `defined(NAME)`, `!`, `&&`, `||`, comparisons and arithmetic")
     }
 }
 

@@ -23,6 +23,7 @@ extern crate self as shmbus;
 
 pub mod cleanup;
 pub mod config;
+mod include_idl;
 pub mod message;
 pub mod node;
 pub mod os;

@@ -2,6 +2,8 @@
 
 pub mod render;
 
+use std::collections::HashSet;
+
 use crate::source::Span;
 
 /// How serious a diagnostic is.
@@ -126,6 +128,10 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// (severity, primary span) of every recorded diagnostic with a span.
+    spans: HashSet<(Severity, Span)>,
+    /// (severity, message) of every recorded diagnostic without one.
+    unspanned: HashSet<(Severity, String)>,
 }
 
 impl Diagnostics {
@@ -136,15 +142,11 @@ impl Diagnostics {
 
     /// Records `diag` unless one of the same severity was already reported at its span.
     pub fn push(&mut self, diag: Diagnostic) {
-        let duplicate = self.list.iter().any(|d| {
-            d.severity == diag.severity
-                && match (&d.primary, &diag.primary) {
-                    (Some(a), Some(b)) => a.span == b.span,
-                    (None, None) => d.message == diag.message,
-                    _ => false,
-                }
-        });
-        if !duplicate {
+        let fresh = match &diag.primary {
+            Some(label) => self.spans.insert((diag.severity, label.span)),
+            None => self.unspanned.insert((diag.severity, diag.message.clone())),
+        };
+        if fresh {
             self.list.push(diag);
         }
     }
@@ -152,6 +154,11 @@ impl Diagnostics {
     /// Whether any error was recorded.
     pub fn has_errors(&self) -> bool {
         self.list.iter().any(Diagnostic::is_error)
+    }
+
+    /// Whether a diagnostic with `code` was recorded.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.list.iter().any(|d| d.code == code)
     }
 
     /// Number of errors recorded.

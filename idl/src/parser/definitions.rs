@@ -36,7 +36,8 @@ impl Parser<'_> {
                 let span = self.span();
                 self.diags.push(
                     Diagnostic::error("E-SYNTAX", "unexpected `}` with no open block", span)
-                        .with_label("unmatched closing brace"),
+                        .with_label("unmatched closing brace")
+                        .with_help("remove the `}`, or add the `{` it closes"),
                 );
                 self.bump();
                 continue;
@@ -146,7 +147,8 @@ impl Parser<'_> {
                     format!("expected `;` after the definition, found {found}"),
                     at,
                 )
-                .with_label("add `;` here"),
+                .with_label("add `;` here")
+                .with_help("every definition ends with `;`, also after `}`"),
             );
             self.expected.clear();
         }
@@ -353,7 +355,7 @@ fn closest_keyword(word: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance (with adjacent transpositions counted as one edit).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];

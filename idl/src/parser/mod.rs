@@ -10,6 +10,8 @@ mod keywords;
 mod members;
 mod types;
 
+pub(crate) use definitions::edit_distance;
+
 use crate::ast::{Ident, Specification};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::lexer::{Punct, Token, TokenKind};
@@ -309,12 +311,35 @@ impl<'d> Parser<'d> {
         // A missing `;` at the end of a line is best shown right after the previous token.
         let missing_semi =
             expected.iter().any(|e| e == "`;`") && self.tok().newline_before && self.pos > 0;
+        let help = if missing_semi {
+            "add `;` at the end of the previous declaration".to_owned()
+        } else {
+            match expected.as_slice() {
+                [] => format!("remove {found}"),
+                [one] if one.starts_with('`') => format!("insert {one} here, or remove {found}"),
+                [one] => format!(
+                    "write {} {one} here",
+                    if one.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    }
+                ),
+                _ => format!(
+                    "{found} cannot come here: check for a missing token or a typo just before it"
+                ),
+            }
+        };
         let (span, label) = if missing_semi {
             (self.prev_span().end(), "expected `;` here".to_owned())
         } else {
             (self.span(), label)
         };
-        Some(Diagnostic::error("E-SYNTAX", message, span).with_label(label))
+        Some(
+            Diagnostic::error("E-SYNTAX", message, span)
+                .with_label(label)
+                .with_help(help),
+        )
     }
 
     /// After an error in an item that started at token `start`: skips to just after the
@@ -376,7 +401,8 @@ impl<'d> Parser<'d> {
         if self.depth > MAX_DEPTH {
             self.diags.push(
                 Diagnostic::error("E-NESTING", "nesting is too deep", self.span())
-                    .with_label("too many nested levels here"),
+                    .with_label("too many nested levels here")
+                    .with_help("nest modules, types and expressions less than 128 levels deep"),
             );
             return Err(Reported);
         }

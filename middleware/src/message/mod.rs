@@ -37,6 +37,7 @@ mod contract;
 mod descriptor;
 mod fixed_string;
 mod fixed_vec;
+mod idl_support;
 mod optional;
 mod primitives;
 pub mod validate;
@@ -48,6 +49,7 @@ pub use descriptor::{
 };
 pub use fixed_string::{FixedString, FixedStringError};
 pub use fixed_vec::{FixedVec, FixedVecError, IntoIter as FixedVecIntoIter};
+pub use idl_support::{LongDouble, MapEntry, RangeError};
 pub use optional::Optional;
 pub use primitives::{Boolean, validate_enum, zero_is_variant};
 /// Derives [`ShmMessage`] for a `#[repr(C)]` struct, a `#[repr(transparent)]` struct or a
