@@ -3,6 +3,8 @@
 
 use shmbus::{Config, ShmMessage};
 
+pub mod chaos;
+
 /// A sample whose checksum proves it arrived intact.
 #[derive(ShmMessage, Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]

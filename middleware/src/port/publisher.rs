@@ -131,7 +131,9 @@ impl<T: ShmMessage> PublisherBuilder<T> {
                 break id;
             }
         };
-        let segment_name = service.segment_name(port).map_err(OsError::from)?;
+        let segment_name = service
+            .segment_name(service.node.id().value(), port)
+            .map_err(OsError::from)?;
         let shm =
             SharedMemory::create(&segment_name, service.permissions()).map_err(OsError::from)?;
         let made = (|| -> Result<ChunkStore<Region>, PublisherCreateError> {

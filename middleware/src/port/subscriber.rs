@@ -385,7 +385,7 @@ impl<T: ShmMessage> Subscriber<T> {
             let reader = (|| -> Result<ChunkReader<Region>, String> {
                 let name = self
                     .service
-                    .segment_name(info.port)
+                    .segment_name(info.owner, info.port)
                     .map_err(|e| e.to_string())?;
                 let shm = SharedMemory::open(&name, Access::ReadOnly).map_err(|e| e.to_string())?;
                 let len = usize::try_from(shm.len().map_err(|e| e.to_string())?)

@@ -224,7 +224,10 @@ impl Registry {
             }
             return false;
         }
-        if let Ok(name) = self.segment_name(port) {
+        let owner = self
+            .word(at + SLOT_OWNER)
+            .map_or(0, |w| w.load(Ordering::Acquire));
+        if let Ok(name) = self.segment_name(owner, port) {
             let _ = shm::unlink(&name);
         }
         if let Some(w) = self.word(at + SLOT_PORT) {
@@ -343,14 +346,44 @@ impl Registry {
         self.word(self.geometry.requests?.word_at(c, a)?)
     }
 
-    /// The shared-memory name of a publisher's data segment: under the service's id, so
-    /// that removing the service can find every segment by name, whatever its registry
-    /// says (a dead or hostile process may have scribbled over it).
-    pub(crate) fn segment_name(&self, port: u64) -> Result<ShmName, crate::os::shm::ShmNameError> {
+    /// The shared-memory name of the data segment of publisher `port` of node `owner`:
+    /// `<service segments prefix><owner>.<port>`. Under the service's id, so that removing
+    /// the service finds every segment by name whatever its registry says (a dead or
+    /// hostile process may have scribbled over it); with the owner, so that a cleaner can
+    /// tell the segment of a publisher that died before registering it (its node is dead)
+    /// from one being set up right now.
+    pub(crate) fn segment_name(
+        &self,
+        owner: u64,
+        port: u64,
+    ) -> Result<ShmName, crate::os::shm::ShmNameError> {
         ShmName::new(format!(
-            "{}{port:016x}",
+            "{}{owner:016x}.{port:016x}",
             super::segments_prefix(self.node.config(), self.suffix(), self.id)
         ))
+    }
+
+    /// Removes the segments of this service whose owning node is dead (publishers that
+    /// died between creating their segment and registering it). Returns how many.
+    pub(crate) fn remove_orphan_segments(&self) -> usize {
+        let config = self.node.config();
+        let prefix = super::segments_prefix(config, self.suffix(), self.id);
+        let Ok(names) = shm::list(&prefix) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for name in names {
+            let owner = name.as_str()[prefix.len()..]
+                .split('.')
+                .next()
+                .and_then(|o| u64::from_str_radix(o, 16).ok())
+                .unwrap_or(0);
+            if !self.owner_alive(owner) && shm::unlink(&name).is_ok() {
+                tracing::info!(service = %self.name, segment = %name, "removed the segment of a publisher that died before registering");
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// The permissions ports give their own objects (those of the service handle).
@@ -439,7 +472,7 @@ impl Registry {
                 if kind == PortKind::Publisher
                     && let Some(port) = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire))
                     && port != 0
-                    && let Ok(seg) = self.segment_name(port)
+                    && let Ok(seg) = self.segment_name(owner, port)
                 {
                     let _ = shm::unlink(&seg);
                 }

@@ -195,6 +195,7 @@ pub(crate) fn sweep(
     );
     let dead = registry.remove_dead_nodes();
     if registry.in_use(usize::MAX) {
+        registry.remove_orphan_segments();
         return Ok(Swept::Kept { dead });
     }
     drop(registry);

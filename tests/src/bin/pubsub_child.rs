@@ -144,8 +144,52 @@ fn main() -> Result<(), Error> {
             }
             println!("ok {} {} {}", last[0], last[1], wakeups > 0);
         }
+        // Publishes N samples to the subscribers that exist, says `sent`, then sleeps (to be
+        // killed: a dead publisher).
+        "publish-then-sleep" => {
+            let n: u64 = rest.first().map(|n| n.parse()).transpose()?.unwrap_or(1);
+            let service = Service::publish_subscribe::<Counted>(&node, service).open()?;
+            let publisher = service.publisher().create()?;
+            println!("ready");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            for seq in 1..=n {
+                publisher.send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })?;
+            }
+            println!("sent");
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+        // Receives two samples and holds them, says `holding`, then sleeps (a dead
+        // subscriber that took chunks with it).
+        "hold-two" => {
+            let service = Service::publish_subscribe::<Counted>(&node, service).open()?;
+            let subscriber = service.subscriber().create()?;
+            println!("ready");
+            let first = subscriber.receive_blocking()?;
+            let second = subscriber.receive_blocking()?;
+            println!("holding");
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            drop((first, second));
+        }
+        // Opens or creates a service of its own, with a publisher and a subscriber holding
+        // a sample, says `ready`, then sleeps (material for cleaners).
+        "own-service" => {
+            let service = Service::publish_subscribe::<Counted>(&node, service).open_or_create()?;
+            let publisher = service.publisher().create()?;
+            let subscriber = service.subscriber().create()?;
+            publisher.send_copy(&Counted {
+                seq: 1,
+                checksum: checksum(1),
+            })?;
+            let sample = subscriber.receive()?;
+            println!("ready");
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            drop(sample);
+        }
         other => return Err(format!("unknown role {other}").into()),
     }
-    let _ = rest;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `hang`: takes one request, says `holding`, and never answers (to be killed).
 //! - `client N`: makes N calls with its pid as client number, checks that every response
 //!   answers exactly its request, prints `ok N`.
+//! - `client-hold`: asks for a stream of 3, holds two answers, says `holding`.
 //! - `stream-reader N`: asks for a stream of N, reads the first answer, says `streaming`,
 //!   and stops reading (to be killed mid-stream).
 
@@ -114,6 +115,25 @@ fn main() -> Result<(), Error> {
             println!("streaming");
             std::thread::sleep(Duration::from_secs(3600));
             drop((first, pending));
+        }
+        "client-hold" => {
+            let client = service.client().create()?;
+            println!("ready");
+            let ask = Ask {
+                client: 5,
+                seq: 1,
+                stream: 3,
+            };
+            let pending = client.send_copy(&ask)?;
+            let first = pending
+                .receive_timeout(Duration::from_secs(60))?
+                .ok_or("no answer")?;
+            let second = pending
+                .receive_timeout(Duration::from_secs(60))?
+                .ok_or("no second answer")?;
+            println!("holding");
+            std::thread::sleep(Duration::from_secs(3600));
+            drop((first, second, pending));
         }
         other => return Err(format!("unknown role {other}").into()),
     }
