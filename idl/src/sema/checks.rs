@@ -124,6 +124,9 @@ impl Sema<'_> {
             }
         }
         for path in cycles {
+            for &e in &path {
+                self.recursive.push(self.edges[e].from);
+            }
             self.report_cycle(&path);
         }
     }
@@ -162,6 +165,7 @@ impl Sema<'_> {
             users.entry(e.to).or_default().push(i);
         }
         let pending = std::mem::take(&mut self.unbounded);
+        self.unbounded_owners = pending.iter().map(|u| u.owner).collect();
         for u in pending {
             let mut diag = u.diag;
             if let Some(path) = self.path_from_root(u.owner, &users) {

@@ -1,7 +1,8 @@
 //! Layout: size, alignment and offsets of every type under the Rust mapping (see the
 //! [`hir`](crate::hir) module docs), exactly as `#[repr(C)]` computes them. Items are
-//! laid out in dependency order (the model is acyclic by then); a type larger than
-//! `u32::MAX` bytes is `E-TYPE-TOO-LARGE`.
+//! laid out in dependency order; a type larger than `u32::MAX` bytes is
+//! `E-TYPE-TOO-LARGE`. When other errors were found, the types that lowered cleanly are
+//! still sized, so that error comes in the same run.
 
 use super::Sema;
 use crate::diagnostics::Diagnostic;
@@ -13,65 +14,124 @@ const MAX_SIZE: u64 = u32::MAX as u64;
 impl Sema<'_> {
     /// Fills every layout of `hir`; `false` when a type is too large (reported).
     pub(crate) fn compute_layouts(&mut self, hir: &mut Hir) -> bool {
-        let order = dependency_order(hir);
-        let mut layouts: Vec<Option<Layout>> = vec![None; hir.items.len()];
-        let mut ok = true;
-        for id in order {
-            let i = id.0 as usize;
-            let mut kind = std::mem::replace(
-                &mut hir.items[i].kind,
-                ItemKind::Typedef(hir::Typedef {
-                    ty: Type::Primitive(hir::Primitive::Octet),
-                }),
-            );
-            let layout = item_layout(&mut kind, &layouts);
-            hir.items[i].kind = kind;
-            if let Some(l) = layout
-                && l.size > MAX_SIZE
-                && ok
-            {
-                let item = &hir.items[i];
-                let message = if l.size == u64::MAX {
-                    format!(
-                        "type `{}` would take more than {} bytes",
-                        item.scoped_name(),
-                        u64::MAX
-                    )
-                } else {
-                    format!("type `{}` would take {} bytes", item.scoped_name(), l.size)
-                };
-                self.error(
-                    Diagnostic::error("E-TYPE-TOO-LARGE", message, item.span)
-                        .with_label("too large for a message")
-                        .with_help(format!(
-                            "a message holds at most {MAX_SIZE} bytes; lower the bounds or array sizes"
-                        )),
-                );
-                ok = false;
+        let mut kinds: Vec<Option<ItemKind>> = hir
+            .items
+            .iter_mut()
+            .map(|item| {
+                Some(std::mem::replace(
+                    &mut item.kind,
+                    ItemKind::Typedef(hir::Typedef {
+                        ty: Type::Primitive(hir::Primitive::Octet),
+                    }),
+                ))
+            })
+            .collect();
+        let layouts = layout_all(&mut kinds);
+        for ((item, kind), layout) in hir.items.iter_mut().zip(kinds).zip(&layouts) {
+            if let Some(kind) = kind {
+                item.kind = kind;
             }
-            layouts[i] = layout;
-            hir.items[i].layout = layout;
+            item.layout = *layout;
+        }
+        self.report_too_large(&layouts)
+    }
+
+    /// With errors elsewhere, still lays out the types that lowered cleanly (and whose
+    /// contents did), so a too-large type is reported in the same run.
+    pub(crate) fn check_sizes_despite_errors(&mut self) {
+        let failed: std::collections::HashSet<super::DeclId> = self
+            .unbounded_owners
+            .iter()
+            .chain(&self.recursive)
+            .copied()
+            .collect();
+        let mut kinds: Vec<Option<ItemKind>> = self
+            .item_decls
+            .iter()
+            .map(|d| match &self.lowered[d.0 as usize] {
+                super::State::Done(kind) if !failed.contains(d) => Some(kind.clone()),
+                _ => None,
+            })
+            .collect();
+        let layouts = layout_all(&mut kinds);
+        self.report_too_large(&layouts);
+    }
+
+    /// Reports each type above [`MAX_SIZE`] that does not contain another such type.
+    fn report_too_large(&mut self, layouts: &[Option<Layout>]) -> bool {
+        let mut ok = true;
+        for (i, layout) in layouts.iter().enumerate() {
+            let Some(l) = layout.filter(|l| l.size > MAX_SIZE) else {
+                continue;
+            };
+            let decl = self.decl(self.item_decls[i]);
+            let inner_too_large = self
+                .edges
+                .iter()
+                .filter(|e| e.from == self.item_decls[i])
+                .filter_map(|e| self.item_id(e.to))
+                .any(|dep| layouts[dep.0 as usize].is_some_and(|d| d.size > MAX_SIZE));
+            ok = false;
+            if inner_too_large {
+                continue;
+            }
+            let name = decl.scoped_name();
+            let span = decl.span;
+            let message = if l.size == u64::MAX {
+                format!("type `{name}` would take more than {} bytes", u64::MAX)
+            } else {
+                format!("type `{name}` would take {} bytes", l.size)
+            };
+            self.error(
+                Diagnostic::error("E-TYPE-TOO-LARGE", message, span)
+                    .with_label("too large for a message")
+                    .with_help(format!(
+                        "a message holds at most {MAX_SIZE} bytes; lower the bounds or array sizes"
+                    )),
+            );
         }
         ok
     }
 }
 
+/// Lays out every item that is present, in dependency order; an item that is absent, or
+/// contains one whose layout is unknown, gets no layout.
+fn layout_all(kinds: &mut [Option<ItemKind>]) -> Vec<Option<Layout>> {
+    let order = dependency_order(kinds);
+    let mut layouts: Vec<Option<Layout>> = vec![None; kinds.len()];
+    for id in order {
+        let i = id.0 as usize;
+        let Some(kind) = kinds[i].as_mut() else {
+            continue;
+        };
+        // Types only contain types (never constants), whose layouts come first.
+        let known = deps(kind)
+            .iter()
+            .all(|&d| layouts.get(d).is_some_and(Option::is_some));
+        if known {
+            layouts[i] = item_layout(kind, &layouts);
+        }
+    }
+    layouts
+}
+
 /// The item ids, each after the items it contains by value.
-fn dependency_order(hir: &Hir) -> Vec<ItemId> {
-    let n = hir.items.len();
+fn dependency_order(kinds: &[Option<ItemKind>]) -> Vec<ItemId> {
+    let n = kinds.len();
+    let deps_of = |i: usize| kinds[i].as_ref().map(deps).unwrap_or_default();
     let mut state = vec![0u8; n];
     let mut order = Vec::with_capacity(n);
     for start in 0..n {
         if state[start] != 0 {
             continue;
         }
-        let mut stack: Vec<(usize, Vec<usize>)> = vec![(start, deps(&hir.items[start].kind))];
+        let mut stack: Vec<(usize, Vec<usize>)> = vec![(start, deps_of(start))];
         state[start] = 1;
         while let Some((node, pending)) = stack.last_mut() {
             match pending.pop() {
                 Some(d) if d < n && state[d] == 0 => {
                     state[d] = 1;
-                    let next = deps(&hir.items[d].kind);
+                    let next = deps_of(d);
                     stack.push((d, next));
                 }
                 Some(_) => {}

@@ -203,6 +203,10 @@ pub(crate) struct Sema<'a> {
     pub(crate) depth: u32,
     /// How many "did you mean" searches were made.
     pub(crate) suggestions: u32,
+    /// Declarations with an unbounded-type error (their types hold placeholder bounds).
+    pub(crate) unbounded_owners: Vec<DeclId>,
+    /// Declarations on a reported cycle.
+    pub(crate) recursive: Vec<DeclId>,
 }
 
 impl<'a> Sema<'a> {
@@ -224,6 +228,8 @@ impl<'a> Sema<'a> {
             unbounded: Vec::new(),
             depth: 0,
             suggestions: 0,
+            unbounded_owners: Vec::new(),
+            recursive: Vec::new(),
         }
     }
 
@@ -309,7 +315,13 @@ pub(crate) fn analyze(
     sema.report_unbounded();
     let ok = !sema.has_errors() && !diags.has_errors();
     let hir = if ok { sema.build() } else { None };
-    let hir = hir.and_then(|mut hir| sema.compute_layouts(&mut hir).then_some(hir));
+    let hir = match hir {
+        Some(mut hir) => sema.compute_layouts(&mut hir).then_some(hir),
+        None => {
+            sema.check_sizes_despite_errors();
+            None
+        }
+    };
     for d in std::mem::take(&mut sema.diags).into_sorted() {
         diags.push(d);
     }

@@ -486,3 +486,17 @@ fn defaults_on_unbounded_strings_discriminators_and_fixed_literals() {
         ["E-ANNOTATION"]
     );
 }
+
+#[test]
+fn too_large_types_are_reported_with_other_errors() {
+    let text = "typedef string<1600000000> Huge;
+        struct Big { Huge a, b, c; };
+        struct Bigger { Big big; };
+        struct Other { string unbounded; };
+        struct UsesOther { Other o; Huge h[4]; };";
+    // Big is reported (not Bigger, which is large only because of it); Other is unbounded;
+    // UsesOther is not sized, since Other has no layout yet.
+    assert_eq!(codes(text), ["E-TYPE-TOO-LARGE", "E-UNBOUNDED-STRING"]);
+    let (_, diags) = compile_with(text, &Options::default());
+    assert!(diags[0].message.contains("`Big`"), "{}", diags[0].message);
+}
