@@ -52,7 +52,7 @@ pub struct Options {
 /// Reads, preprocesses and parses `files` as one translation unit.
 ///
 /// ```
-/// let dir = std::env::temp_dir().join("shmbus-idl-doctest");
+/// let dir = std::env::temp_dir().join(format!("shmbus-idl-doctest-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let file = dir.join("pose.idl");
 /// std::fs::write(&file, "module m { struct Pose { double x, y; }; };").unwrap();
@@ -60,6 +60,7 @@ pub struct Options {
 /// assert!(diags.is_empty());
 /// assert_eq!(spec.unwrap().definitions.len(), 1);
 /// # let _ = sources;
+/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 ///
 /// Returns the syntax tree (`None` only when no file could be read) and every diagnostic,
@@ -90,7 +91,7 @@ pub fn parse_files(
 /// Reads, preprocesses, parses and checks `files` as one translation unit.
 ///
 /// ```
-/// let dir = std::env::temp_dir().join("shmbus-idl-doctest-compile");
+/// let dir = std::env::temp_dir().join(format!("shmbus-idl-compile-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let file = dir.join("pose.idl");
 /// std::fs::write(&file, "module m { struct Pose { double x, y; }; };").unwrap();
@@ -99,6 +100,7 @@ pub fn parse_files(
 /// let hir = hir.unwrap();
 /// let pose = hir.item(hir.find("m::Pose").unwrap());
 /// assert_eq!(pose.layout.unwrap().size, 16);
+/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 ///
 /// Returns the model only when there is no error; the diagnostics (errors and warnings)
