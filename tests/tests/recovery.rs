@@ -271,3 +271,57 @@ fn exiting_without_dropping_ports_is_a_crash_and_is_cleaned_up() {
     }
     assert_clean(&setup);
 }
+
+#[test]
+fn a_lossless_publisher_is_not_held_up_by_a_dead_subscriber() {
+    let setup = Setup::new("rec", "lossless");
+    {
+        let node = node(&setup, "survivor");
+        let service = Service::publish_subscribe::<Counted>(&node, "rec/ps")
+            .subscriber_buffer(4)
+            .overflow(shmbus::OverflowPolicy::Block)
+            .create()
+            .unwrap();
+        // A wait for room would fail the test: nobody makes room in a dead queue.
+        let publisher = service
+            .publisher()
+            .send_timeout(Duration::from_secs(5))
+            .create()
+            .unwrap();
+        let mut holder = pubsub_child(&setup, "hold-two", "rec/ps", &[]);
+        let other = service.subscriber().create().unwrap();
+        publisher.update_connections();
+        for seq in 1..=4 {
+            publisher
+                .send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })
+                .unwrap();
+            assert_eq!(other.receive().unwrap().unwrap().seq, seq);
+        }
+        assert_eq!(holder.line(), "holding");
+        holder.kill();
+        // Its queue fills up; then the send notices the dead owner instead of waiting.
+        for seq in 5..=1_000 {
+            let delivered = publisher
+                .send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })
+                .unwrap();
+            assert!(delivered >= 1);
+            assert_eq!(other.receive().unwrap().unwrap().seq, seq);
+        }
+        let last = Counted {
+            seq: 1_001,
+            checksum: checksum(1_001),
+        };
+        assert_eq!(
+            publisher.send_copy(&last).unwrap(),
+            1,
+            "the dead subscriber is gone"
+        );
+    }
+    assert_clean(&setup);
+}

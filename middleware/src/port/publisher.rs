@@ -335,6 +335,26 @@ impl<T: ShmMessage> Publisher<T> {
         self.maintain(&mut state);
     }
 
+    /// A full queue under backpressure may belong to a dead subscriber, which would make
+    /// every send wait or fail: test the owners of full queues (a `flock` probe each, only
+    /// on this slow path) and clean up if one is dead, so the others get samples at full
+    /// speed again.
+    fn reap_dead_full(&self, state: &mut State) {
+        let dead = state.connections.iter().enumerate().any(|(s, c)| {
+            c.as_ref()
+                .is_some_and(|c| c.deliver.len() >= c.deliver.capacity() as usize)
+                && self
+                    .service
+                    .slot(self.ch, PortKind::Subscriber, s)
+                    .is_some_and(|info| !self.service.owner_alive(info.owner))
+        });
+        if dead {
+            tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
+            self.service.remove_dead_nodes();
+            self.maintain(state);
+        }
+    }
+
     fn maintain(&self, state: &mut State) {
         let generation = self.service.generation();
         if generation != state.generation {
@@ -465,6 +485,9 @@ impl<T: ShmMessage> Publisher<T> {
         state.loans = state.loans.saturating_sub(1);
         self.maintain(state);
         let qos = *self.service.qos(self.ch);
+        if qos.overflow != OverflowPolicy::OverwriteOldest {
+            self.reap_dead_full(state);
+        }
         let loan = payload.into_loan();
         let slots = state.connections.len();
         let chosen: Vec<bool> = match target {
