@@ -316,3 +316,52 @@ fn a_waitset_waits_on_two_services_of_another_process() {
         leftovers(&setup.config)
     );
 }
+
+#[test]
+fn a_late_joiner_in_another_process_gets_the_history() {
+    let setup = setup("history");
+    {
+        let node = Node::builder()
+            .name("pub")
+            .config(setup.config.clone())
+            .create()
+            .unwrap();
+        let service = Service::publish_subscribe::<Counted>(&node, "history")
+            .history(3)
+            .subscriber_buffer(4)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        for seq in 1..=5 {
+            publisher
+                .send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })
+                .unwrap();
+        }
+        let mut late = Peer::start(
+            env!("CARGO_BIN_EXE_pubsub-child"),
+            &setup,
+            "late-joiner",
+            "history",
+            &["4"],
+        );
+        // The history goes out when the publisher next looks at its connections; then a
+        // sample sent after the join follows it.
+        publisher.update_connections();
+        publisher
+            .send_copy(&Counted {
+                seq: 6,
+                checksum: checksum(6),
+            })
+            .unwrap();
+        assert_eq!(late.line(), "got 3 4 5 6");
+        late.finish();
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}

@@ -144,6 +144,28 @@ fn main() -> Result<(), Error> {
             }
             println!("ok {} {} {}", last[0], last[1], wakeups > 0);
         }
+        // A late joiner: subscribes, says `ready`, and prints the sequence numbers of the
+        // next N samples it receives (the history, sent before it existed).
+        "late-joiner" => {
+            let n: usize = rest.first().map(|n| n.parse()).transpose()?.unwrap_or(1);
+            let service = Service::publish_subscribe::<Counted>(&node, service).open()?;
+            let subscriber = service.subscriber().create()?;
+            println!("ready");
+            let mut seqs = Vec::new();
+            while seqs.len() < n {
+                let Some(sample) =
+                    subscriber.receive_timeout(std::time::Duration::from_secs(60))?
+                else {
+                    break;
+                };
+                if sample.checksum != checksum(sample.seq) {
+                    println!("bad sample {}", sample.seq);
+                    std::process::exit(1);
+                }
+                seqs.push(sample.seq.to_string());
+            }
+            println!("got {}", seqs.join(" "));
+        }
         // Publishes N samples to the subscribers that exist, says `sent`, then sleeps (to be
         // killed: a dead publisher).
         "publish-then-sleep" => {
