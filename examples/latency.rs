@@ -127,17 +127,28 @@ pub fn pong<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
     }
 }
 
+/// The request-response service of [`call`] and [`serve`]: one client, one server, one
+/// request in flight, as small as a call loop needs.
+fn call_service<const N: usize>(
+    node: &Node,
+    name: &str,
+) -> Result<shmbus::RequestResponseService<Payload<N>, Payload<N>>, Error> {
+    Ok(
+        Service::request_response::<Payload<N>, Payload<N>>(node, name)
+            .max_clients(1)
+            .max_servers(1)
+            .max_active_requests_per_client(1)
+            .response_buffer(1)
+            .max_borrowed_responses(1)
+            .open_or_create()?,
+    )
+}
+
 /// Makes `rounds` busy-polling calls on the request-response service `name` (after a
 /// warm-up) and ends the exchange; the serving side must run [`serve`] with the same
 /// `name` and `N`. The figures are whole round trips (request there, response back).
 pub fn call<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<Latency, Error> {
-    let service = Service::request_response::<Payload<N>, Payload<N>>(node, name)
-        .max_clients(1)
-        .max_servers(1)
-        .max_active_requests_per_client(1)
-        .response_buffer(1)
-        .max_borrowed_responses(1)
-        .open_or_create()?;
+    let service = call_service::<N>(node, name)?;
     let client = service.client().create()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !client.has_servers() {
@@ -175,13 +186,7 @@ pub fn call<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<La
 
 /// Answers calls on `name` until the end marker (a one-way request with sequence 0).
 pub fn serve<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
-    let service = Service::request_response::<Payload<N>, Payload<N>>(node, name)
-        .max_clients(1)
-        .max_servers(1)
-        .max_active_requests_per_client(1)
-        .response_buffer(1)
-        .max_borrowed_responses(1)
-        .open_or_create()?;
+    let service = call_service::<N>(node, name)?;
     let server = service.server().create()?;
     loop {
         let Some(request) = server.receive()? else {

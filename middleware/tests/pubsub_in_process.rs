@@ -332,3 +332,24 @@ fn a_waitset_reports_exactly_the_ready_subscribers() {
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
+
+#[test]
+fn services_coming_and_going_at_once_do_not_trip_over_their_folder() {
+    // The last participant of a service removes the (then empty) services folder; another
+    // service being opened at that moment must make it again, not fail.
+    let node = node("folder_race");
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let node = &*node;
+            s.spawn(move || {
+                for i in 0..300 {
+                    let service = Service::publish_subscribe::<u64>(node, &format!("race/{t}"))
+                        .open_or_create()
+                        .unwrap_or_else(|e| panic!("thread {t}, round {i}: {e}"));
+                    drop(service);
+                }
+            });
+        }
+    });
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

@@ -161,6 +161,16 @@ impl NodeBuilder {
             match LockFile::create(token_path(&config, id), config.permissions()) {
                 Ok(token) => break (id, token),
                 Err(LockCreateError::AlreadyExists { .. }) => continue,
+                // The last node of the domain removed the (empty) folder meanwhile.
+                Err(LockCreateError::NoDirectory { .. }) => {
+                    lock::create_runtime_dir(&dir, config.permissions()).map_err(|source| {
+                        NodeCreateError::RuntimeDir {
+                            path: dir.clone(),
+                            source,
+                        }
+                    })?;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         };

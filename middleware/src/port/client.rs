@@ -30,7 +30,7 @@ use crate::service::layout::{REQUEST_CANCELLED, REQUEST_DONE, REQUEST_PENDING};
 use crate::service::{PortKind, RequestResponseQos, ServiceInner};
 use crate::sync::Event;
 use crate::sync::atomic::Ordering;
-use crate::sync::chunk_store::LoanedPayload;
+use crate::sync::chunk_store::{Init, LoanedPayload};
 
 type Region = Arc<Mapping>;
 
@@ -246,18 +246,10 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
                 "all-zero bytes are not a valid value of this request type: use send_copy"
             )
         };
-        let payload = self.requests.loan_payload()?;
-        match payload.zeroed() {
-            Ok(payload) => Ok(RequestMut {
-                client: self,
-                payload: Some(payload),
-            }),
-            Err(payload) => {
-                // Unreachable: checked at compile time above.
-                self.requests.discard_payload(payload);
-                Err(LoanError::TooManyLoans { max: 0 })
-            }
-        }
+        Ok(RequestMut {
+            client: self,
+            payload: Some(self.requests.initialised_payload(Init::Zeroed)?),
+        })
     }
 
     /// Loans a request holding whatever its chunk held (an earlier request or zeroes),
@@ -270,17 +262,10 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
                 "not every bit pattern is a valid value of this request type: use loan"
             )
         };
-        match self.requests.loan_payload()?.recycled() {
-            Ok(payload) => Ok(RequestMut {
-                client: self,
-                payload: Some(payload),
-            }),
-            Err(payload) => {
-                // Unreachable: checked at compile time above.
-                self.requests.discard_payload(payload);
-                Err(LoanError::TooManyLoans { max: 0 })
-            }
-        }
+        Ok(RequestMut {
+            client: self,
+            payload: Some(self.requests.initialised_payload(Init::Recycled)?),
+        })
     }
 
     /// Copies `request` into shared memory and sends it to one server.

@@ -16,7 +16,7 @@ use crate::service::layout::{Entry, tag};
 use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::chunk_store::{
-    ChunkHeader, ChunkLayoutError, ChunkStore, LoanedPayload, OWNER_BIT, StoreError,
+    ChunkHeader, ChunkLayoutError, ChunkStore, Init, LoanedPayload, OWNER_BIT, StoreError,
 };
 use crate::sync::index_queue::{
     IndexQueueConsumer, IndexQueueProducer, Overflow, PushError, Pushed,
@@ -67,6 +67,15 @@ pub enum LoanError {
     /// The publisher's own segment is inconsistent.
     #[error("the publisher's data segment is corrupted: {0}")]
     Corrupted(#[from] StoreError),
+    /// The message type cannot be loaned initialised this way (all-zero or arbitrary bytes
+    /// are not a valid value of it).
+    #[error(
+        "this message type cannot be loaned {how:?}: not every such byte pattern is a valid value; use loan_uninit"
+    )]
+    InvalidInit {
+        /// The way that was refused.
+        how: Init,
+    },
 }
 
 /// Failure of a send.
@@ -255,19 +264,9 @@ impl<T: ShmMessage> Publisher<T> {
                 "all-zero bytes are not a valid value of this type: use loan_uninit and write it"
             )
         };
-        let mut uninit = self.loan_uninit()?;
-        let payload = match uninit.payload.take().map(LoanedPayload::zeroed) {
-            Some(Ok(payload)) => Some(payload),
-            Some(Err(payload)) => {
-                // Unreachable: checked at compile time above.
-                self.discard_loan(payload);
-                None
-            }
-            None => None,
-        };
         Ok(SampleMut {
             publisher: self,
-            payload,
+            payload: Some(self.initialised_payload(Init::Zeroed)?),
         })
     }
 
@@ -282,19 +281,9 @@ impl<T: ShmMessage> Publisher<T> {
                 "not every bit pattern is a valid value of this type: use loan or loan_uninit"
             )
         };
-        let mut uninit = self.loan_uninit()?;
-        let payload = match uninit.payload.take().map(LoanedPayload::recycled) {
-            Some(Ok(payload)) => Some(payload),
-            Some(Err(payload)) => {
-                // Unreachable: checked at compile time above.
-                self.discard_loan(payload);
-                None
-            }
-            None => None,
-        };
         Ok(SampleMut {
             publisher: self,
-            payload,
+            payload: Some(self.initialised_payload(Init::Recycled)?),
         })
     }
 
@@ -642,6 +631,21 @@ impl<T: ShmMessage> Publisher<T> {
             .ok_or(LoanError::OutOfChunks { chunks })?;
         state.loans += 1;
         Ok(payload)
+    }
+
+    /// A loaned payload made a `T` as `how` says (the callers assert at compile time that
+    /// `T` allows it, so the error is only a guard).
+    pub(crate) fn initialised_payload(
+        &self,
+        how: Init,
+    ) -> Result<LoanedPayload<T, Region>, LoanError> {
+        match self.loan_payload()?.init(how) {
+            Ok(payload) => Ok(payload),
+            Err(payload) => {
+                self.discard_loan(payload);
+                Err(LoanError::InvalidInit { how })
+            }
+        }
     }
 
     /// Gives back a loan that will not be sent.

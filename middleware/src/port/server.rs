@@ -22,7 +22,7 @@ use crate::service::layout::{REQUEST_DONE, REQUEST_PENDING};
 use crate::service::{PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::atomic::Ordering;
-use crate::sync::chunk_store::LoanedPayload;
+use crate::sync::chunk_store::{Init, LoanedPayload};
 
 type Region = Arc<Mapping>;
 
@@ -263,18 +263,10 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
         if self.oneway {
             return Err(RespondError::NoResponseExpected);
         }
-        let responses = &self.server.responses;
-        match responses.loan_payload()?.zeroed() {
-            Ok(payload) => Ok(ResponseMut {
-                request: self,
-                payload: Some(payload),
-            }),
-            Err(payload) => {
-                // Unreachable: checked at compile time above.
-                responses.discard_payload(payload);
-                Err(RespondError::NoResponseExpected)
-            }
-        }
+        Ok(ResponseMut {
+            request: self,
+            payload: Some(self.server.responses.initialised_payload(Init::Zeroed)?),
+        })
     }
 
     /// Loans a response holding whatever its chunk held (an earlier response or zeroes),
@@ -289,18 +281,10 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
         if self.oneway {
             return Err(RespondError::NoResponseExpected);
         }
-        let responses = &self.server.responses;
-        match responses.loan_payload()?.recycled() {
-            Ok(payload) => Ok(ResponseMut {
-                request: self,
-                payload: Some(payload),
-            }),
-            Err(payload) => {
-                // Unreachable: checked at compile time above.
-                responses.discard_payload(payload);
-                Err(RespondError::NoResponseExpected)
-            }
-        }
+        Ok(ResponseMut {
+            request: self,
+            payload: Some(self.server.responses.initialised_payload(Init::Recycled)?),
+        })
     }
 
     /// Copies `response` into shared memory and sends it to the client.

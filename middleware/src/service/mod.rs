@@ -19,6 +19,19 @@
 //!
 //! The shared-memory layout is documented in [`layout`].
 
+/// QoS setters of a service builder: each stores the value and marks it explicit (an
+/// opener's explicit values must be satisfiable by the service it finds).
+macro_rules! qos_setters {
+    ($(#[$doc:meta] $field:ident = $i:expr;)*) => {$(
+        #[$doc]
+        pub fn $field(mut self, value: u32) -> Self {
+            self.qos.$field = value;
+            self.explicit[$i] = true;
+            self
+        }
+    )*};
+}
+
 mod error;
 pub mod layout;
 pub mod name;
@@ -459,6 +472,14 @@ fn acquire_lock(
     loop {
         let attempt = match LockFile::create(path, permissions) {
             Ok(lock) => Some(lock),
+            // The last participant of another service removed the (empty) folder between
+            // our creating it and our lock file: make it again.
+            Err(LockCreateError::NoDirectory { .. }) => {
+                if let Some(dir) = path.parent() {
+                    lock::create_runtime_dir(dir, permissions).map_err(|e| os(e.into()))?;
+                }
+                None
+            }
             Err(LockCreateError::AlreadyExists { .. }) => match lock::try_lock(path) {
                 Ok(TryLock::Acquired(lock)) => Some(lock),
                 Ok(TryLock::Held | TryLock::Missing) => None,

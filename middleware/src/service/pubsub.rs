@@ -25,17 +25,6 @@ pub struct PubSubServiceBuilder<T> {
     _type: PhantomData<fn() -> T>,
 }
 
-macro_rules! qos_setter {
-    ($(#[$doc:meta] $field:ident = $i:expr;)*) => {$(
-        #[$doc]
-        pub fn $field(mut self, value: u32) -> Self {
-            self.qos.$field = value;
-            self.explicit[$i] = true;
-            self
-        }
-    )*};
-}
-
 impl<T: ShmMessage> PubSubServiceBuilder<T> {
     pub(super) fn new(node: &Node, name: &str) -> Self {
         Self {
@@ -49,7 +38,7 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         }
     }
 
-    qos_setter! {
+    qos_setters! {
         /// Samples a late joiner receives from each publisher (default 0).
         history = 0;
         /// Samples a subscriber buffers per publisher (default 4).

@@ -33,17 +33,6 @@ pub struct RequestResponseServiceBuilder<Req, Res> {
     _types: PhantomData<fn() -> (Req, Res)>,
 }
 
-macro_rules! qos_setter {
-    ($(#[$doc:meta] $field:ident = $i:expr;)*) => {$(
-        #[$doc]
-        pub fn $field(mut self, value: u32) -> Self {
-            self.qos.$field = value;
-            self.explicit[$i] = true;
-            self
-        }
-    )*};
-}
-
 impl<Req: ShmMessage, Res: ShmMessage> RequestResponseServiceBuilder<Req, Res> {
     pub(super) fn new(node: &Node, name: &str) -> Self {
         Self {
@@ -57,7 +46,7 @@ impl<Req: ShmMessage, Res: ShmMessage> RequestResponseServiceBuilder<Req, Res> {
         }
     }
 
-    qos_setter! {
+    qos_setters! {
         /// Clients at once (default 8, at most 63).
         max_clients = 0;
         /// Servers at once (default 2, at most 63).

@@ -203,7 +203,24 @@ impl<T, R> LoanedPayload<T, R> {
     }
 }
 
+/// How a loaned payload becomes a `T` without being written as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// Fill it with zero bytes ([`LoanedPayload::zeroed`]).
+    Zeroed,
+    /// Take it as it is ([`LoanedPayload::recycled`]).
+    Recycled,
+}
+
 impl<T: ShmMessage, R> LoanedPayload<MaybeUninit<T>, R> {
+    /// [`zeroed`](Self::zeroed) or [`recycled`](Self::recycled).
+    pub fn init(self, how: Init) -> Result<LoanedPayload<T, R>, Self> {
+        match how {
+            Init::Zeroed => self.zeroed(),
+            Init::Recycled => self.recycled(),
+        }
+    }
+
     /// Moves `value` into the chunk.
     pub fn write(mut self, value: T) -> LoanedPayload<T, R> {
         std::ops::DerefMut::deref_mut(&mut self).write(value);
