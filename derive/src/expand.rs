@@ -140,7 +140,6 @@ fn expand(cont: &Container<'_>, repr: MessageRepr) -> TokenStream {
             }
 
             #[automatically_derived]
-            #[allow(unsafe_code)]
             // SAFETY: `#[derive(ShmMessage)]` checked the contract: the type has a fixed
             // `repr`, its field types are `ShmMessage` (asserted at each field), it has no
             // drop glue (asserted in `DESCRIPTOR`), and the descriptor and validation below
