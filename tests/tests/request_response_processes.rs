@@ -217,3 +217,35 @@ fn a_client_killed_mid_stream_does_not_stop_the_server() {
         leftovers(&setup.config)
     );
 }
+
+#[test]
+fn a_waitset_wakes_up_for_a_pending_response_whose_server_died() {
+    let setup = Setup::new("rr", "waitset_dies");
+    {
+        let node = node(&setup, "client");
+        let service = service(&node);
+        let mut hang = start(&setup, "hang", 0);
+        let client = service.client().create().unwrap();
+        let pending = client
+            .send_copy(&Ask {
+                client: 1,
+                seq: 1,
+                stream: 0,
+            })
+            .unwrap();
+        assert_eq!(hang.line(), "holding");
+        let mut waitset = shmbus::WaitSet::new();
+        let id = waitset.attach(&pending).unwrap();
+        hang.kill();
+        // No notification will ever come from the dead server: the wait set looks again
+        // after each liveness slice and finds the request's server gone.
+        let ready = waitset.wait_timeout(Duration::from_secs(120)).unwrap();
+        assert!(ready.contains(id));
+        assert!(matches!(pending.receive(), Err(ResponseError::ServerGone)));
+    }
+    assert!(
+        leftovers(&setup.config).is_empty(),
+        "{:?}",
+        leftovers(&setup.config)
+    );
+}

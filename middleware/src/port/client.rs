@@ -188,8 +188,11 @@ impl<Req: ShmMessage, Res: ShmMessage> ClientBuilder<Req, Res> {
         let per_request = (self.qos.response_buffer as usize)
             .saturating_mul(self.qos.max_servers as usize)
             .min(4096);
-        let active = (0..self.qos.max_active_requests_per_client)
-            .map(|_| None)
+        let slots = self.qos.max_active_requests_per_client as usize;
+        let active = (0..slots).map(|_| None).collect();
+        // Allocated once: receiving never allocates.
+        let stashes = (0..slots)
+            .map(|_| VecDeque::with_capacity(per_request))
             .collect();
         // Ids start at a random point, so a stale server of an earlier occupant of the slot
         // cannot end one of our requests by chance.
@@ -200,6 +203,7 @@ impl<Req: ShmMessage, Res: ShmMessage> ClientBuilder<Req, Res> {
             responses,
             state: RefCell::new(ClientState {
                 active,
+                stashes,
                 next_id,
                 per_request,
             }),
@@ -209,18 +213,20 @@ impl<Req: ShmMessage, Res: ShmMessage> ClientBuilder<Req, Res> {
     }
 }
 
-#[derive(Debug)]
-struct Active<Res> {
+/// A request in flight.
+#[derive(Debug, Clone, Copy)]
+struct Active {
     id: u64,
     /// The server slot (channel 0 subscriber) and epoch that took the request.
     server: (usize, u64),
-    /// Responses received for this request and not yet taken.
-    stash: VecDeque<Held<Res>>,
 }
 
 #[derive(Debug)]
 struct ClientState<Res> {
-    active: Vec<Option<Active<Res>>>,
+    /// Per request slot: the request in flight, if any.
+    active: Vec<Option<Active>>,
+    /// Per request slot: responses received for its request and not yet taken.
+    stashes: Vec<VecDeque<Held<Res>>>,
     next_id: u64,
     per_request: usize,
 }
@@ -363,8 +369,7 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
             }
             return Err(RequestSendError::NoServer);
         };
-        let stash = VecDeque::with_capacity(self.state.borrow().per_request);
-        self.state.borrow_mut().active[a] = Some(Active { id, server, stash });
+        self.state.borrow_mut().active[a] = Some(Active { id, server });
         Ok(PendingResponse {
             client: self,
             slot: a,
@@ -400,13 +405,15 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
             let (c, a, id) = split(held.header.correlation);
             let mut state = self.state.borrow_mut();
             let per_request = state.per_request;
-            let target = state
-                .active
-                .get_mut(a)
-                .and_then(Option::as_mut)
-                .filter(|active| c == self.responses.slot() && active.id == id);
-            match target {
-                Some(active) if active.stash.len() < per_request => active.stash.push_back(held),
+            let ours = c == self.responses.slot()
+                && state
+                    .active
+                    .get(a)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|r| r.id == id);
+            match state.stashes.get_mut(a) {
+                Some(stash) if ours && stash.len() < per_request => stash.push_back(held),
                 _ => {
                     drop(state);
                     self.responses.release_held(held);
@@ -417,13 +424,7 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
 
     /// Responses received and not yet taken, over all requests.
     fn stashed(&self) -> usize {
-        self.state
-            .borrow()
-            .active
-            .iter()
-            .flatten()
-            .map(|a| a.stash.len())
-            .sum()
+        self.state.borrow().stashes.iter().map(VecDeque::len).sum()
     }
 
     /// The state word of request slot `a`.
@@ -433,16 +434,35 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
             .map_or(0, |w| w.load(Ordering::Acquire))
     }
 
-    /// Whether the server that took request slot `a` is still there.
-    fn server_alive(&self, a: usize) -> bool {
-        let state = self.state.borrow();
-        let Some(active) = state.active.get(a).and_then(Option::as_ref) else {
+    /// Whether the server that took request slot `a` is still registered and, with
+    /// `probe`, alive (a `flock` test of its token: for waits, never for busy polls).
+    fn server_alive(&self, a: usize, probe: bool) -> bool {
+        let Some(active) = self.state.borrow().active.get(a).copied().flatten() else {
             return true;
         };
         let (slot, epoch) = active.server;
-        self.service
+        let Some(info) = self
+            .service
             .slot(0, PortKind::Subscriber, slot)
-            .is_some_and(|info| info.epoch == epoch && self.service.owner_alive(info.owner))
+            .filter(|info| info.epoch == epoch)
+        else {
+            return false;
+        };
+        if probe && !self.service.owner_alive(info.owner) {
+            // Clean up at once, so every later (cheap) check sees the server gone too.
+            self.service.remove_dead_nodes();
+            return false;
+        }
+        true
+    }
+
+    /// Whether responses for request slot `a` are waiting.
+    fn has_stashed(&self, a: usize) -> bool {
+        self.state
+            .borrow()
+            .stashes
+            .get(a)
+            .is_some_and(|s| !s.is_empty())
     }
 }
 
@@ -525,10 +545,9 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
         client.route_responses()?;
         let mut state = client.state.borrow_mut();
         if let Some(held) = state
-            .active
+            .stashes
             .get_mut(self.slot)
-            .and_then(Option::as_mut)
-            .and_then(|a| a.stash.pop_front())
+            .and_then(VecDeque::pop_front)
         {
             return Ok(Poll::Response(held));
         }
@@ -552,7 +571,8 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
         match self.poll()? {
             Poll::Response(held) => Ok(Some(self.response(held))),
             Poll::Finished => Ok(None),
-            Poll::Nothing if self.client.server_alive(self.slot) => Ok(None),
+            // A cheap check only: a busy-polling caller must not pay a syscall per poll.
+            Poll::Nothing if self.client.server_alive(self.slot, false) => Ok(None),
             Poll::Nothing => self.gone(),
         }
     }
@@ -609,7 +629,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
                 Some(None) => return Ok(None),
                 None => {}
             }
-            if !self.client.server_alive(self.slot) {
+            if !self.client.server_alive(self.slot, true) {
                 return self.gone();
             }
             if deadline.is_some_and(|d| process::monotonic_ns() >= d) {
@@ -638,13 +658,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
             return false;
         }
         let _ = self.client.route_responses();
-        self.client
-            .state
-            .borrow()
-            .active
-            .get(self.slot)
-            .and_then(Option::as_ref)
-            .is_none_or(|a| a.stash.is_empty())
+        !self.client.has_stashed(self.slot)
     }
 }
 
@@ -663,14 +677,13 @@ impl<Req: ShmMessage, Res: ShmMessage> Drop for PendingResponse<'_, Req, Res> {
                 Ordering::Relaxed,
             );
         }
-        let active = client
-            .state
-            .borrow_mut()
-            .active
-            .get_mut(self.slot)
-            .and_then(Option::take);
-        if let Some(active) = active {
-            for held in active.stash {
+        let mut state = client.state.borrow_mut();
+        if let Some(active) = state.active.get_mut(self.slot) {
+            *active = None;
+        }
+        // The buffer stays (empty) for the next request: no allocation.
+        if let Some(stash) = state.stashes.get_mut(self.slot) {
+            for held in stash.drain(..) {
                 client.responses.release_held(held);
             }
         }
@@ -689,17 +702,14 @@ impl<Req: ShmMessage, Res: ShmMessage> Waitable for PendingResponse<'_, Req, Res
 
     fn is_ready(&self) -> bool {
         let _ = self.client.route_responses();
-        let has_response = self
-            .client
-            .state
-            .borrow()
-            .active
-            .get(self.slot)
-            .and_then(Option::as_ref)
-            .is_some_and(|a| !a.stash.is_empty());
-        has_response
+        self.client.has_stashed(self.slot)
             || self.client.word(self.slot) == request_word(self.id, REQUEST_DONE)
-            || !self.client.server_alive(self.slot)
+            || !self.client.server_alive(self.slot, true)
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        // A dead server sends nothing: look again after each slice without news.
+        Some(LIVENESS_SLICE)
     }
 }
 

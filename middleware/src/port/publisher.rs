@@ -479,11 +479,15 @@ impl<T: ShmMessage> Publisher<T> {
         }
         let loan = payload.into_loan();
         let slots = state.connections.len();
-        let chosen: Vec<bool> = match target {
-            Target::All => state.connections.iter().map(Option::is_some).collect(),
-            Target::Slot(s) => (0..slots)
-                .map(|i| i == s && state.connections[i].is_some())
-                .collect(),
+        // The subscriber slots this sample goes to, as a bit mask (at most 63 slots, the
+        // holders mask's width): no allocation on the send path.
+        let connected = |i: usize| state.connections[i].is_some();
+        let chosen: u64 = match target {
+            Target::All => (0..slots)
+                .filter(|&i| connected(i))
+                .fold(0, |m, i| m | 1 << i),
+            Target::Slot(s) if s < slots && connected(s) => 1 << s,
+            Target::Slot(_) => 0,
             Target::AnyOne => {
                 // The first connected subscriber with room, starting at our turn.
                 let pick = (0..slots).map(|k| (state.turn + k) % slots).find(|&i| {
@@ -494,17 +498,16 @@ impl<T: ShmMessage> Publisher<T> {
                 if let Some(i) = pick {
                     state.turn = (i + 1) % slots;
                 }
-                (0..slots).map(|i| Some(i) == pick).collect()
+                pick.map_or(0, |i| 1 << i)
             }
         };
+        let is_chosen = |i: usize| chosen & (1 << i) != 0;
         if qos.overflow == OverflowPolicy::Error
-            && state
-                .connections
-                .iter()
-                .zip(&chosen)
-                .filter(|(_, chosen)| **chosen)
-                .flat_map(|(c, _)| c)
-                .any(|c| c.deliver.len() >= c.deliver.capacity() as usize)
+            && state.connections.iter().enumerate().any(|(i, c)| {
+                is_chosen(i)
+                    && c.as_ref()
+                        .is_some_and(|c| c.deliver.len() >= c.deliver.capacity() as usize)
+            })
         {
             state.store.discard(loan)?;
             return Err(SendError::SubscriberFull);
@@ -519,11 +522,7 @@ impl<T: ShmMessage> Publisher<T> {
                 correlation,
             },
         );
-        let readers = chosen
-            .iter()
-            .enumerate()
-            .filter(|(_, chosen)| **chosen)
-            .fold(0u64, |mask, (s, _)| mask | 1 << s);
+        let readers = chosen;
         let keep = qos.history > 0;
         let index = state.store.share(loan, readers, keep)?;
         if keep {
@@ -537,7 +536,7 @@ impl<T: ShmMessage> Publisher<T> {
         let mut delivered = 0;
         let mut undelivered = 0;
         let mut to = None;
-        for (s, _) in chosen.iter().enumerate().filter(|(_, chosen)| **chosen) {
+        for s in (0..state.connections.len()).filter(|&s| is_chosen(s)) {
             let Some(connection) = state.connections[s].as_mut() else {
                 continue;
             };

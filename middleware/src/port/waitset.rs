@@ -48,6 +48,12 @@ pub trait Waitable: sealed::Sealed {
     /// Whether the port has something to take now (connects new peers first).
     #[doc(hidden)]
     fn is_ready(&self) -> bool;
+    /// How often a waiter must look again although nobody notified (a pending response
+    /// whose server may die without a word); `None`: only on notifications.
+    #[doc(hidden)]
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Failure of [`WaitSet::attach`].
@@ -225,8 +231,16 @@ impl<'a> WaitSet<'a> {
                     _ => return Ok(Ready::default()),
                 },
             };
-            if Event::wait_any(&tickets[..n], remaining)? == WaitOutcome::TimedOut {
-                return Ok(self.ready());
+            let interval = self.attached.iter().filter_map(|p| p.poll_interval()).min();
+            let sleep = match (remaining, interval) {
+                (Some(r), Some(i)) => Some(r.min(i)),
+                (r, i) => r.or(i),
+            };
+            if Event::wait_any(&tickets[..n], sleep)? == WaitOutcome::TimedOut {
+                let ready = self.ready();
+                if !ready.is_empty() || interval.is_none() || sleep == remaining {
+                    return Ok(ready);
+                }
             }
         }
     }
