@@ -210,3 +210,104 @@ fn scribbled_services_and_segments_are_survivable_and_leave_nothing() {
         "no operation ever failed over {rounds} scribbled rounds"
     );
 }
+
+/// Calls on a request-response service whose object or segments were scribbled over:
+/// every call, response and drop must end in a value or an error.
+fn exercise_calls(node: &shmbus::Node) -> usize {
+    let mut errors = 0;
+    let Ok(service) = Service::request_response::<Status, Status>(node, "hostile/rpc")
+        .lock_timeout(Duration::from_secs(5))
+        .open_or_create()
+    else {
+        return 1;
+    };
+    let server = service
+        .server()
+        .send_timeout(Duration::from_millis(5))
+        .create();
+    let client = service.client().create();
+    for seq in 0..20 {
+        if let Ok(client) = &client {
+            match client.send_copy(&status(seq)) {
+                Ok(pending) => {
+                    if let Ok(server) = &server {
+                        while let Ok(Some(request)) = server.receive() {
+                            let _ = (request.seq, request.is_cancelled());
+                            errors += usize::from(request.respond_copy(&status(seq)).is_err());
+                        }
+                    }
+                    match pending.receive_timeout(Duration::from_millis(2)) {
+                        Ok(Some(response)) => {
+                            let _ = (response.seq, response.note.as_str().len());
+                        }
+                        Ok(None) => {}
+                        Err(_) => errors += 1,
+                    }
+                    let _ = pending.is_finished();
+                }
+                Err(_) => errors += 1,
+            }
+            let _ = client.send_copy_oneway(&status(seq));
+            let _ = client.free_chunks();
+        }
+    }
+    errors
+}
+
+#[test]
+fn scribbled_request_response_services_are_survivable_and_leave_nothing() {
+    let seed = std::env::var("SCRIBBLE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_4242_0000_0001u64);
+    let rounds: u64 = std::env::var("SCRIBBLE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut rng = Xorshift(seed | 1);
+    let mut total_errors = 0;
+    for round in 0..rounds {
+        let node = node(&format!("rpc_scribble{round}"));
+        {
+            let service = Service::request_response::<Status, Status>(&node, "hostile/rpc")
+                .create()
+                .unwrap();
+            let server = service.server().create().unwrap();
+            let client = service.client().create().unwrap();
+            let pending = client.send_copy(&status(1)).unwrap();
+            let request = server.receive().unwrap().unwrap();
+            request.respond_copy(&status(2)).unwrap();
+            let share = 5 + rng.next() % 60;
+            // Header, registry and request table, or one of the two segments.
+            match round % 4 {
+                0 => scribble(&object(&node, "rr"), 0..16 * 1024, &mut rng, share),
+                1 => scribble(&object(&node, "rr"), 16 * 1024..u64::MAX, &mut rng, share),
+                _ => {
+                    let prefix = format!("{}d.rr.", node.config().shm_prefix());
+                    let mut segments: Vec<String> = leftovers(&node)
+                        .into_iter()
+                        .filter(|n| n.starts_with(&prefix))
+                        .collect();
+                    segments.sort();
+                    let pick = (round % 2) as usize % segments.len().max(1);
+                    scribble(&segments[pick], 0..u64::MAX, &mut rng, share);
+                }
+            }
+            let _ = pending.receive();
+            let _ = request.respond_copy(&status(3));
+            drop(request);
+            let _ = pending.receive_timeout(Duration::from_millis(2));
+            drop(pending);
+            total_errors += exercise_calls(&node);
+        }
+        assert!(
+            leftovers(&node).is_empty(),
+            "round {round} left {:?}",
+            leftovers(&node)
+        );
+    }
+    assert!(
+        total_errors > 0,
+        "no operation ever failed over {rounds} scribbled rounds"
+    );
+}
