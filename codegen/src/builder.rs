@@ -2,7 +2,7 @@
 //!
 //! The builder is the only part of this crate that does I/O. It runs the IDL front end
 //! over each file given to [`Builder::compile`], generates Rust with
-//! [`generate`](crate::generate), and writes `$OUT_DIR/<stem>.rs` (only when the contents
+//! [`generate`], and writes `$OUT_DIR/<stem>.rs` (only when the contents
 //! changed). Talking to cargo is part of its job, so it prints:
 //!
 //! - `cargo::rerun-if-changed=PATH` for every file it read, included files and the bounds

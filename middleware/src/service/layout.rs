@@ -48,7 +48,7 @@
 //!
 //! Queues are created once and never reset: a new port in a reused slot continues from the
 //! positions it finds. Each entry carries the 8-bit epochs of both ends besides a 16-bit
-//! chunk index ([`Entry`]), so an entry left over from a previous occupant of either slot is
+//! chunk index (`Entry`), so an entry left over from a previous occupant of either slot is
 //! recognised and dropped instead of being read as a chunk of the new publisher.
 
 use crate::service::qos::{PubSubQos, RequestResponseQos};
