@@ -154,6 +154,7 @@ impl NodeBuilder {
                 source,
             }
         })?;
+        let mut races = 0;
         let (id, token) = loop {
             let Some(id) = NodeId::from_value(process::random_u64()?) else {
                 continue;
@@ -162,7 +163,8 @@ impl NodeBuilder {
                 Ok(token) => break (id, token),
                 Err(LockCreateError::AlreadyExists { .. }) => continue,
                 // The last node of the domain removed the (empty) folder meanwhile.
-                Err(LockCreateError::NoDirectory { .. }) => {
+                Err(e) if e.is_folder_race() && races < 100 => {
+                    races += 1;
                     lock::create_runtime_dir(&dir, config.permissions()).map_err(|source| {
                         NodeCreateError::RuntimeDir {
                             path: dir.clone(),

@@ -52,6 +52,19 @@ pub enum LockCreateError {
     },
 }
 
+impl LockCreateError {
+    /// Whether the folder the lock file goes in vanished under our feet — removed as empty
+    /// by another process (`ENOENT`, or `EPERM` when the file was already made in the
+    /// removed folder): making the folder again and retrying is the remedy.
+    pub fn is_folder_race(&self) -> bool {
+        match self {
+            Self::NoDirectory { .. } => true,
+            Self::Os { errno, .. } => *errno == Errno::NOENT || *errno == Errno::PERM,
+            Self::AlreadyExists { .. } => false,
+        }
+    }
+}
+
 /// Failure of [`try_lock`].
 #[derive(Debug, thiserror::Error)]
 #[error("cannot test lock file {path}: {errno}; check the runtime directory's permissions")]
@@ -247,6 +260,18 @@ pub fn try_lock(path: impl AsRef<Path>) -> Result<TryLock, LockProbeError> {
 /// Succeeds if `path` exists.
 pub fn create_runtime_dir(path: impl AsRef<Path>, permissions: Permissions) -> std::io::Result<()> {
     let path = path.as_ref();
+    // Another process may remove an empty folder of ours (the last participant of a service
+    // or domain does) between our creating it and our using it: start over, a few times.
+    let mut attempts = 0;
+    loop {
+        match create_missing_dirs(path, permissions) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 16 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
+fn create_missing_dirs(path: &Path, permissions: Permissions) -> std::io::Result<()> {
     let mut missing = Vec::new();
     let mut at = Some(path);
     while let Some(dir) = at {
@@ -263,8 +288,9 @@ pub fn create_runtime_dir(path: impl AsRef<Path>, permissions: Permissions) -> s
     for dir in missing.into_iter().rev() {
         match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
             Ok(()) => {}
-            // Another process made it meanwhile: theirs is as good as ours.
-            Err(Errno::EXIST) if dir.is_dir() => continue,
+            // Another process made it meanwhile: theirs is as good as ours. (If it is gone
+            // again already, the next step fails with ENOENT and we start over.)
+            Err(Errno::EXIST) => continue,
             Err(errno) => return Err(errno.into()),
         }
         let fd = rustix::fs::open(

@@ -474,7 +474,7 @@ fn acquire_lock(
             Ok(lock) => Some(lock),
             // The last participant of another service removed the (empty) folder between
             // our creating it and our lock file: make it again.
-            Err(LockCreateError::NoDirectory { .. }) => {
+            Err(e) if e.is_folder_race() => {
                 if let Some(dir) = path.parent() {
                     lock::create_runtime_dir(dir, permissions).map_err(|e| os(e.into()))?;
                 }
