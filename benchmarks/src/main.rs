@@ -337,6 +337,11 @@ fn pong<M: Msg>(a: &PeerArgs) -> Result<(), Error> {
     let shm_node = || -> Result<ShmNode, Error> {
         Ok(ShmNode::builder()
             .name("pong")
+            // No cleanup sweep from peers: a sweep that removes the domain's empty
+            // services folder races with the benchmark process creating a service there
+            // ("cannot create lock file ... its directory does not exist"; a runtime bug
+            // this benchmark found). The benchmark process swept when it started.
+            .cleanup(false)
             .config(Ctx::config(&a.domain)?)
             .create()?)
     };
@@ -588,9 +593,11 @@ fn tput_peer<M: Msg>(a: &PeerArgs) -> Result<(), Error> {
         Transport::Shmbus => {
             let node = ShmNode::builder()
                 .name("sender")
+                .cleanup(false) // see `pong`
                 .config(Ctx::config(&a.domain)?)
                 .create()?;
-            // The receiver subscribes before it spawns us.
+            // What is sent before the receiver subscribed is lost; the receiver's warm-up
+            // window covers that.
             tput::shmbus_send::<M>(&node, &setup, mode, window)
         }
         Transport::Iceoryx2 => {
@@ -884,15 +891,39 @@ fn scale(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
                 }
             };
             kill_peers(ctx, t)?;
-            let start = Instant::now();
-            let cleaned = match t {
-                Transport::Shmbus => ctx.shm_node.cleanup_dead_nodes()?.tokens_removed,
-                _ => ctx.iox_node.try_cleanup_dead_nodes().cleanups as usize,
+            let dead = |t: Transport| -> Result<usize, Error> {
+                Ok(match t {
+                    Transport::Shmbus => ShmNode::list(&Ctx::config(&ctx.domain)?)?
+                        .iter()
+                        .filter(|n| n.state == shmbus::node::NodeState::Dead)
+                        .count(),
+                    _ => {
+                        let mut n = 0;
+                        iceoryx2::node::Node::<ipc::Service>::list(ctx.iox_node.config(), |s| {
+                            if matches!(s, NodeState::Dead(_)) {
+                                n += 1;
+                            }
+                            CallbackProgression::Continue
+                        })?;
+                        n
+                    }
+                })
             };
+            let before = dead(t)?;
+            let start = Instant::now();
+            match t {
+                Transport::Shmbus => {
+                    ctx.shm_node.cleanup_dead_nodes()?;
+                }
+                _ => {
+                    ctx.iox_node.try_cleanup_dead_nodes();
+                }
+            }
             let cleanup = ms(start);
-            if cleaned != DEAD_NODES {
+            let after = dead(t)?;
+            if before != DEAD_NODES || after != 0 {
                 return Err(format!(
-                    "{}: cleaned up {cleaned} of {DEAD_NODES} dead nodes",
+                    "{}: {before} dead nodes before the cleanup (expected {DEAD_NODES}), {after} after",
                     t.arg()
                 )
                 .into());
