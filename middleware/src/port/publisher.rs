@@ -467,11 +467,15 @@ impl<T: ShmMessage> Publisher<T> {
         let qos = *self.service.qos(self.ch);
         let loan = payload.into_loan();
         let slots = state.connections.len();
-        let chosen: Vec<bool> = match target {
-            Target::All => state.connections.iter().map(Option::is_some).collect(),
-            Target::Slot(s) => (0..slots)
-                .map(|i| i == s && state.connections[i].is_some())
-                .collect(),
+        // The chosen subscriber slots as a bit mask (slots are at most 64: chunk reader
+        // masks are u64 too), so that sending allocates nothing.
+        let connected = |i: usize| state.connections[i].is_some();
+        let chosen: u64 = match target {
+            Target::All => (0..slots)
+                .filter(|&i| connected(i))
+                .fold(0, |mask, i| mask | 1 << i),
+            Target::Slot(s) if s < slots && connected(s) => 1 << s,
+            Target::Slot(_) => 0,
             Target::AnyOne => {
                 // The first connected subscriber with room, starting at our turn.
                 let pick = (0..slots).map(|k| (state.turn + k) % slots).find(|&i| {
@@ -482,16 +486,14 @@ impl<T: ShmMessage> Publisher<T> {
                 if let Some(i) = pick {
                     state.turn = (i + 1) % slots;
                 }
-                (0..slots).map(|i| Some(i) == pick).collect()
+                pick.map_or(0, |i| 1 << i)
             }
         };
+        let is_chosen = |s: usize| chosen >> s & 1 == 1;
         if qos.overflow == OverflowPolicy::Error
-            && state
-                .connections
-                .iter()
-                .zip(&chosen)
-                .filter(|(_, chosen)| **chosen)
-                .flat_map(|(c, _)| c)
+            && (0..slots)
+                .filter(|&s| is_chosen(s))
+                .flat_map(|s| &state.connections[s])
                 .any(|c| c.deliver.len() >= c.deliver.capacity() as usize)
         {
             state.store.discard(loan)?;
@@ -507,11 +509,7 @@ impl<T: ShmMessage> Publisher<T> {
                 correlation,
             },
         );
-        let readers = chosen
-            .iter()
-            .enumerate()
-            .filter(|(_, chosen)| **chosen)
-            .fold(0u64, |mask, (s, _)| mask | 1 << s);
+        let readers = chosen;
         let keep = qos.history > 0;
         let index = state.store.share(loan, readers, keep)?;
         if keep {
@@ -525,7 +523,7 @@ impl<T: ShmMessage> Publisher<T> {
         let mut delivered = 0;
         let mut undelivered = 0;
         let mut to = None;
-        for (s, _) in chosen.iter().enumerate().filter(|(_, chosen)| **chosen) {
+        for s in (0..slots).filter(|&s| is_chosen(s)) {
             let Some(connection) = state.connections[s].as_mut() else {
                 continue;
             };
