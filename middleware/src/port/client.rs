@@ -13,7 +13,7 @@
 //! slices of at most [`LIVENESS_SLICE`], and after a slice without news it tests the
 //! liveness token of the server that took its request.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -384,6 +384,7 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
             client: self,
             slot: a,
             id,
+            liveness_due: Cell::new(0),
         })
     }
 
@@ -529,6 +530,11 @@ pub struct PendingResponse<'a, Req: ShmMessage, Res: ShmMessage> {
     client: &'a Client<Req, Res>,
     slot: usize,
     id: u64,
+    /// When (monotonic ns) [`receive`](Self::receive) next tests the server's liveness;
+    /// 0 until its first empty poll. Testing it is three system calls (open, flock,
+    /// close), so a busy-polling `receive` tests it once per [`LIVENESS_SLICE`], not on
+    /// every empty poll.
+    liveness_due: Cell<u64>,
 }
 
 impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
@@ -562,14 +568,35 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
     }
 
     /// The next response, if one is waiting; `Ok(None)` if none is waiting or the stream
-    /// has ended ([`is_finished`](Self::is_finished)). Never blocks.
+    /// has ended ([`is_finished`](Self::is_finished)). Never blocks. A server that died is
+    /// reported as [`ResponseError::ServerGone`] by the polls from one [`LIVENESS_SLICE`]
+    /// after the first empty one on.
     pub fn receive(&self) -> Result<Option<Response<'a, Req, Res>>, ResponseError> {
         match self.poll()? {
             Poll::Response(held) => Ok(Some(self.response(held))),
             Poll::Finished => Ok(None),
+            Poll::Nothing if !self.liveness_test_due() => Ok(None),
             Poll::Nothing if self.client.server_alive(self.slot) => Ok(None),
             Poll::Nothing => self.gone(),
         }
+    }
+
+    /// Whether an empty [`receive`](Self::receive) should test the server's liveness now:
+    /// at most once per [`LIVENESS_SLICE`], the first time one slice after the first empty
+    /// poll (the server was alive when it took the request).
+    fn liveness_test_due(&self) -> bool {
+        let now = process::monotonic_ns();
+        let slice = LIVENESS_SLICE.as_nanos() as u64;
+        let due = self.liveness_due.get();
+        if due == 0 {
+            self.liveness_due.set(now + slice);
+            return false;
+        }
+        if now < due {
+            return false;
+        }
+        self.liveness_due.set(now + slice);
+        true
     }
 
     /// Waits at most `timeout` for the next response; `Ok(None)` on timeout or when the
