@@ -44,6 +44,8 @@ enum Command_ {
     Scale(Opts),
     /// Every scenario above, in turn.
     All(Opts),
+    /// Redraws the plots from the CSV files of the last run.
+    Plot(Opts),
     /// The peer process (started by the benchmark itself).
     #[command(hide = true)]
     Peer(PeerArgs),
@@ -469,7 +471,7 @@ fn latency(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         ctx,
         o,
         "latency",
-        "one-way ns, busy-polling",
+        "one-way ns (busy-polling)",
         "spin",
         &ALL,
         &cases,
@@ -482,7 +484,7 @@ fn wakeup(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         ctx,
         o,
         "wakeup",
-        "one-way ns, blocking receive",
+        "one-way ns (blocking receive)",
         "block",
         &ALL,
         &cases,
@@ -495,7 +497,7 @@ fn rpc(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         ctx,
         o,
         "rpc",
-        "round-trip ns, busy-polling",
+        "round-trip ns (busy-polling)",
         "rpc",
         &ALL,
         &cases,
@@ -518,7 +520,7 @@ fn fanout(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         ctx,
         o,
         "fanout",
-        "one-way ns to the last subscriber, 8 B",
+        "one-way ns to the last subscriber (8 B)",
         "spin",
         &ts,
         &cases,
@@ -971,6 +973,15 @@ fn main() -> Result<(), Error> {
     let cli = Cli::parse();
     let opts = match cli.command {
         Command_::Peer(a) => return peer(a),
+        Command_::Plot(o) => {
+            for name in ["latency", "throughput", "fanout"] {
+                let report = plot::read_csv(&o.out.join(format!("{name}.csv")), name)?;
+                if let Some(svg) = plot::draw(&report, &o.out)? {
+                    eprintln!("wrote {}", svg.display());
+                }
+            }
+            return Ok(());
+        }
         Command_::Latency(ref o)
         | Command_::Wakeup(ref o)
         | Command_::Rpc(ref o)

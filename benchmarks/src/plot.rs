@@ -27,109 +27,83 @@ pub fn draw(report: &Report, dir: &Path) -> Result<Option<PathBuf>, Error> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.svg", report.name));
     match report.name {
-        "latency" => lines(report, &path, "payload size (bytes)", true)?,
-        "fanout" => lines(report, &path, "subscribers", false)?,
+        "latency" => lines(report, &path, "payload size")?,
+        "fanout" => lines(report, &path, "subscribers")?,
         "throughput" => bars(report, &path)?,
         _ => return Ok(None),
     }
     Ok(Some(path))
 }
 
-/// The x value of a case: "8 B" -> 8, "64 KiB" -> 65536, "4 sub" -> 4.
-fn case_x(case: &str) -> f64 {
-    let mut it = case.split_whitespace();
-    let n: f64 = it.next().and_then(|n| n.parse().ok()).unwrap_or(f64::NAN);
-    match it.next() {
-        Some("KiB") => n * 1024.0,
-        Some("MiB") => n * 1048576.0,
-        _ => n,
-    }
-}
-
-/// One line per transport: the median against the case, log-log for latency.
-fn lines(report: &Report, path: &Path, x_label: &str, log_x: bool) -> Result<(), Error> {
+/// One line per transport: the median of each case (evenly spaced: the payload sizes
+/// grow by powers of 16 to 64, the subscriber counts by powers of 2) on a log scale.
+fn lines(report: &Report, path: &Path, x_label: &str) -> Result<(), Error> {
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let xs: Vec<f64> = report.cases().iter().map(|c| case_x(c)).collect();
-    let (x0, x1) = (
-        xs.iter().cloned().fold(f64::MAX, f64::min),
-        xs.iter().cloned().fold(0.0, f64::max),
-    );
+    let cases = report.cases();
+    let x_of = |case: &str| cases.iter().position(|c| c == case).unwrap_or(0) as f64;
     let ys: Vec<f64> = report.rows.iter().map(|r| r.summary.median).collect();
     let (y0, y1) = (
         ys.iter().cloned().fold(f64::MAX, f64::min) / 1.5,
-        ys.iter().cloned().fold(0.0, f64::max) * 1.5,
+        ys.iter().cloned().fold(0.0, f64::max) * 3.0,
     );
-    let caption = format!("{}: median {}", report.name, report.unit);
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(caption, ("sans-serif", 20))
+    let names = cases.clone();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: median {}", report.name, report.unit),
+            ("sans-serif", 20),
+        )
         .margin(15)
         .x_label_area_size(45)
-        .y_label_area_size(80);
-    let ns = |v: &f64| crate::stats::fmt_value(*v, "ns");
-    macro_rules! finish {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc("one-way latency")
-                .y_label_formatter(&ns)
-                .x_label_formatter(&|v| {
-                    if log_x {
-                        crate::stats::size_name(*v as usize)
-                    } else {
-                        format!("{v:.0}")
-                    }
-                })
-                .draw()
-                .map_err(err)?;
-            for (i, t) in report.transports().into_iter().enumerate() {
-                let color = COLORS[i % COLORS.len()];
-                let points: Vec<(f64, f64)> = report
-                    .rows
-                    .iter()
-                    .filter(|r| r.transport == t)
-                    .map(|r| (case_x(&r.case), r.summary.median))
-                    .collect();
-                chart
-                    .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                    .map_err(err)?
-                    .label(t)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-                chart
-                    .draw_series(
-                        points
-                            .into_iter()
-                            .map(|p| Circle::new(p, 3, color.filled())),
-                    )
-                    .map_err(err)?;
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5..cases.len() as f64 - 0.5, (y0..y1).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("latency")
+        .x_labels(cases.len() * 4)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
-        }};
+        })
+        .y_label_formatter(&|v| crate::stats::fmt_value(*v, "ns"))
+        .draw()
+        .map_err(err)?;
+    for (i, t) in report.transports().into_iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<(f64, f64)> = report
+            .rows
+            .iter()
+            .filter(|r| r.transport == t)
+            .map(|r| (x_of(&r.case), r.summary.median))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(t)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(err)?;
     }
-    if log_x {
-        finish!(
-            builder
-                .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), (y0..y1).log_scale())
-                .map_err(err)?
-        );
-    } else {
-        finish!(
-            builder
-                .build_cartesian_2d(x0 - 0.5..x1 + 0.5, (y0..y1).log_scale())
-                .map_err(err)?
-        );
-    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -178,6 +152,12 @@ fn bars(report: &Report, path: &Path) -> Result<(), Error> {
         .y_desc("messages/s")
         .draw()
         .map_err(err)?;
+    chart
+        .draw_series(cases.iter().enumerate().map(|(ci, c)| {
+            let x = ci as f64 * width + 0.4;
+            Text::new(c.clone(), (x, min * 1.6), ("sans-serif", 14))
+        }))
+        .map_err(err)?;
     for (ti, t) in transports.iter().enumerate() {
         let color = COLORS[ti % COLORS.len()];
         let bars: Vec<_> = cases
@@ -207,4 +187,34 @@ fn bars(report: &Report, path: &Path) -> Result<(), Error> {
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// Reads a report back from the CSV file [`Report::write_csv`] wrote (to redraw plots).
+pub fn read_csv(path: &Path, name: &'static str) -> Result<Report, Error> {
+    let text = std::fs::read_to_string(path)?;
+    let mut report = Report {
+        name,
+        unit: "",
+        higher_is_better: name == "throughput",
+        rows: Vec::new(),
+    };
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let [case, transport, unit, median, p99, n, ..] = f[..] else {
+            return Err(format!("{}: malformed line {line:?}", path.display()).into());
+        };
+        report.unit = Box::leak(unit.to_owned().into_boxed_str());
+        let summary = crate::stats::Summary {
+            median: median.parse()?,
+            p99: p99.parse()?,
+            n: n.parse()?,
+        };
+        let transport: &'static str = Box::leak(transport.to_owned().into_boxed_str());
+        report.rows.push(crate::stats::Row {
+            case: case.to_owned(),
+            transport,
+            summary,
+        });
+    }
+    Ok(report)
 }
