@@ -1,1 +1,10 @@
-//! Side-by-side benchmarks of shmbus: not written yet (issue 6/7); this crate is empty.
+//! The pieces of `shmbus-benchmarks` (the program is `src/main.rs`): the messages every
+//! transport moves, one ping-pong link per transport, the throughput loops, statistics,
+//! tables, CSV and plots, and the few operating-system calls the floors need.
+
+pub mod links;
+pub mod msg;
+pub mod plot;
+pub mod raw;
+pub mod stats;
+pub mod tput;
