@@ -1007,12 +1007,20 @@ fn main() -> Result<(), Error> {
     // iceoryx2 keeps one management object per prefix after its last node: not a leak.
     let left = raw::remove_shm_objects(&shm_prefix)
         + raw::remove_shm_objects(&iox_prefix).saturating_sub(1);
-    let _ = std::fs::remove_dir_all(Ctx::config(&domain)?.domain_dir());
+    let folder = Ctx::config(&domain)?.domain_dir();
+    let folder_left = folder.exists();
+    let _ = std::fs::remove_dir_all(&folder);
     result?;
-    if left > 0 {
-        return Err(
-            format!("{left} shared-memory objects of this run were left in /dev/shm").into(),
-        );
+    if left > 0 || folder_left {
+        return Err(format!(
+            "this run left {left} shared-memory objects in /dev/shm{}",
+            if folder_left {
+                format!(" and its runtime folder {}", folder.display())
+            } else {
+                String::new()
+            }
+        )
+        .into());
     }
     Ok(())
 }

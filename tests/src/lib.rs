@@ -80,7 +80,8 @@ pub fn config(domain: &str, root: &std::path::Path) -> Config {
         .unwrap_or_else(|e| panic!("test configuration: {e}"))
 }
 
-/// Names of this configuration's objects left in `/dev/shm` and files in its domain folder.
+/// Names of this configuration's objects left in `/dev/shm`, and its runtime folder if it
+/// is still there (each test has a runtime folder of its own, gone with its last node).
 pub fn leftovers(config: &Config) -> Vec<String> {
     let prefix = config.shm_prefix();
     let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
@@ -90,13 +91,14 @@ pub fn leftovers(config: &Config) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    if config.domain_dir().exists() {
-        found.push(config.domain_dir().display().to_string());
+    if config.runtime_dir().exists() {
+        found.push(config.runtime_dir().display().to_string());
     }
     found
 }
 
-/// A test's own domain and runtime folder; the folder is removed when the test ends.
+/// A test's own domain and runtime folder; the folder goes with the domain's last node, and
+/// is removed here too if a failed test left it.
 pub struct Setup {
     /// The domain name.
     pub domain: String,

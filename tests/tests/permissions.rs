@@ -140,5 +140,9 @@ fn a_group_domain_is_shared_with_the_group_and_closed_to_others() {
         }
     }
     assert!(leftovers(&config).is_empty(), "{:?}", leftovers(&config));
-    std::fs::remove_dir(&root).unwrap();
+    assert!(
+        !root.exists(),
+        "the runtime folder {} is left",
+        root.display()
+    );
 }

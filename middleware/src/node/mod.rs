@@ -217,6 +217,9 @@ impl Drop for NodeInner {
         }
         crate::os::fs::remove_dir_if_empty(nodes_dir(&self.config));
         crate::os::fs::remove_dir_if_empty(self.config.domain_dir());
+        // The runtime folder too, once no domain is left in it: the last node leaves
+        // nothing behind (whoever comes next makes it again).
+        crate::os::fs::remove_dir_if_empty(self.config.runtime_dir());
         tracing::info!(id = %self.id, name = self.name, "node removed");
     }
 }
@@ -369,7 +372,7 @@ mod tests {
         drop(b);
         assert!(Node::list(&config).unwrap().is_empty());
         assert!(!config.domain_dir().exists());
-        std::fs::remove_dir(config.runtime_dir()).unwrap();
+        assert!(!config.runtime_dir().exists());
     }
 
     #[test]
