@@ -347,27 +347,23 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
             (a, id)
         };
         let word = self.service.request_word(c, a);
-        if let Some(w) = word {
-            // SYNC(release): the request is pending before any server can see it.
-            w.store(request_word(id, REQUEST_PENDING), Ordering::Release);
-        }
+        let set = |value: u64| {
+            if let Some(w) = word {
+                w.store(value, Ordering::Release);
+            }
+        };
+        // SYNC(release): the request is pending before any server can see it.
+        set(request_word(id, REQUEST_PENDING));
         let delivery = self
             .requests
             .send_loan_to(payload, Target::AnyOne, correlation(c, a, id));
-        let to = match delivery {
-            Ok(d) => d.to,
-            Err(e) => {
-                if let Some(w) = word {
-                    w.store(0, Ordering::Release);
-                }
-                return Err(e.into());
-            }
-        };
-        let Some(server) = to else {
-            if let Some(w) = word {
-                w.store(0, Ordering::Release);
-            }
-            return Err(RequestSendError::NoServer);
+        let Some(server) = delivery.as_ref().ok().and_then(|d| d.to) else {
+            // Nobody got it: the slot is free again.
+            set(0);
+            return Err(match delivery {
+                Err(e) => e.into(),
+                Ok(_) => RequestSendError::NoServer,
+            });
         };
         self.state.borrow_mut().active[a] = Some(Active { id, server });
         Ok(PendingResponse {

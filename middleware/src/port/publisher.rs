@@ -12,7 +12,7 @@ use crate::message::ShmMessage;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::process;
 use crate::os::shm::{self, SharedMemory, ShmName};
-use crate::service::layout::{Entry, tag};
+use crate::service::layout::{Entry, QueueKind, tag};
 use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::chunk_store::{
@@ -172,7 +172,7 @@ impl<T: ShmMessage> PublisherBuilder<T> {
         // Entries a previous publisher of this slot left in the return queues are stale.
         let mut returns = Vec::new();
         for s in 0..qos.max_subscribers as usize {
-            match service.return_consumer(ch, claim.slot, s) {
+            match service.consumer(ch, QueueKind::Return, claim.slot, s) {
                 Ok(mut q) => {
                     while let Ok(Some(_)) = q.pop() {}
                     returns.push(q);
@@ -329,28 +329,40 @@ impl<T: ShmMessage> Publisher<T> {
     /// on this slow path) and clean up if one is dead, so the others get samples at full
     /// speed again.
     fn reap_dead_full(&self, state: &mut State) {
-        let dead = state.connections.iter().enumerate().any(|(s, c)| {
-            c.as_ref()
-                .is_some_and(|c| c.deliver.len() >= c.deliver.capacity() as usize)
+        let mut dead = false;
+        for (s, connection) in state.connections.iter_mut().enumerate() {
+            if let Some(c) = connection
+                && !c.deliver.has_room()
                 && self
                     .service
                     .slot(self.ch, PortKind::Subscriber, s)
                     .is_some_and(|info| !self.service.owner_alive(info.owner))
-        });
+            {
+                dead = true;
+            }
+        }
         if dead {
             tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
             self.service.remove_dead_nodes();
-            self.maintain(state);
+            self.refresh(state);
         }
     }
 
+    /// Takes in registry changes, then takes back the chunks subscribers returned (loans
+    /// need them; a send does not, so it only refreshes).
     fn maintain(&self, state: &mut State) {
+        self.refresh(state);
+        self.drain_returns(state);
+    }
+
+    /// Connects subscribers that joined and lets go of those that left, if the registry
+    /// changed since the last look (one atomic load when it did not).
+    fn refresh(&self, state: &mut State) {
         let generation = self.service.generation();
         if generation != state.generation {
             state.generation = generation;
             self.reconnect(state);
         }
-        self.drain_returns(state);
     }
 
     fn reconnect(&self, state: &mut State) {
@@ -373,7 +385,12 @@ impl<T: ShmMessage> Publisher<T> {
                 }
             }
             let Some(info) = info else { continue };
-            let deliver = match self.service.deliver_producer(self.ch, self.claim.slot, s) {
+            let deliver = match self.service.producer(
+                self.ch,
+                QueueKind::Deliver,
+                self.claim.slot,
+                s,
+            ) {
                 Ok(q) => q,
                 Err(error) => {
                     tracing::warn!(service = %self.service.name, %error, "cannot connect a subscriber");
@@ -472,7 +489,9 @@ impl<T: ShmMessage> Publisher<T> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         state.loans = state.loans.saturating_sub(1);
-        self.maintain(state);
+        // A subscriber that exists now must get the sample (no lost first samples); the
+        // returned chunks wait for the next loan, which is the one that needs them.
+        self.refresh(state);
         let qos = *self.service.qos(self.ch);
         if qos.overflow != OverflowPolicy::OverwriteOldest {
             self.reap_dead_full(state);
@@ -490,10 +509,11 @@ impl<T: ShmMessage> Publisher<T> {
             Target::Slot(_) => 0,
             Target::AnyOne => {
                 // The first connected subscriber with room, starting at our turn.
-                let pick = (0..slots).map(|k| (state.turn + k) % slots).find(|&i| {
+                let turn = state.turn;
+                let pick = (0..slots).map(|k| (turn + k) % slots).find(|&i| {
                     state.connections[i]
-                        .as_ref()
-                        .is_some_and(|c| c.deliver.len() < c.deliver.capacity() as usize)
+                        .as_mut()
+                        .is_some_and(|c| c.deliver.has_room())
                 });
                 if let Some(i) = pick {
                     state.turn = (i + 1) % slots;
@@ -503,11 +523,11 @@ impl<T: ShmMessage> Publisher<T> {
         };
         let is_chosen = |i: usize| chosen & (1 << i) != 0;
         if qos.overflow == OverflowPolicy::Error
-            && state.connections.iter().enumerate().any(|(i, c)| {
-                is_chosen(i)
-                    && c.as_ref()
-                        .is_some_and(|c| c.deliver.len() >= c.deliver.capacity() as usize)
-            })
+            && state
+                .connections
+                .iter_mut()
+                .enumerate()
+                .any(|(i, c)| is_chosen(i) && c.as_mut().is_some_and(|c| !c.deliver.has_room()))
         {
             state.store.discard(loan)?;
             return Err(SendError::SubscriberFull);
@@ -610,7 +630,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// Whether any subscriber is connected (after taking in registry changes).
     pub(crate) fn has_connections(&self) -> bool {
         let mut state = self.state.borrow_mut();
-        self.maintain(&mut state);
+        self.refresh(&mut state);
         state.connections.iter().any(Option::is_some)
     }
 

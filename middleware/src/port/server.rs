@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{ONEWAY, request_word, split};
+use super::client::{ONEWAY, correlation, request_word, split};
 use super::publisher::{LoanError, Publisher, PublisherBuilder, PublisherCreateError, SendError};
 use super::subscriber::{
     ReceiveError, Sample, Subscriber, SubscriberBuilder, SubscriberCreateError,
@@ -183,24 +183,25 @@ impl<Req: ShmMessage, Res: ShmMessage> Server<Req, Res> {
     /// Checks a request's correlation word (a hostile client may write anything); a
     /// request whose reply slot is out of range is dropped.
     fn activate<'a>(&'a self, sample: Sample<'a, Req>) -> Option<ActiveRequest<'a, Req, Res>> {
-        let (correlation, _) = sample.route();
-        let (client, slot, id) = split(correlation);
+        let word = sample.correlation();
+        let (client, slot, id) = split(word);
         let clients = self.service.qos(1).max_subscribers as usize;
-        let oneway = slot == ONEWAY;
-        let valid =
-            client < clients && (oneway || self.service.request_word(client, slot).is_some());
+        // The request table checks both slots; a one-way request has no request slot.
+        let valid = if slot == ONEWAY {
+            client < clients
+        } else {
+            self.service.request_word(client, slot).is_some()
+        };
         if !valid {
-            tracing::warn!(service = %self.service.name, correlation, "dropped a request with an invalid reply address");
+            tracing::warn!(service = %self.service.name, correlation = word, "dropped a request with an invalid reply address");
             return None;
         }
         Some(ActiveRequest {
             server: self,
             sample,
-            correlation,
             client,
             slot,
             id,
-            oneway,
         })
     }
 }
@@ -223,25 +224,23 @@ impl<Req: ShmMessage, Res: ShmMessage> Waitable for Server<Req, Res> {
 pub struct ActiveRequest<'a, Req: ShmMessage, Res: ShmMessage> {
     server: &'a Server<Req, Res>,
     sample: Sample<'a, Req>,
-    correlation: u64,
     /// The client's response slot (channel 1 subscriber).
     client: usize,
     /// The request slot in the client's table, or `ONEWAY`.
     slot: usize,
     id: u64,
-    oneway: bool,
 }
 
 impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
     /// Whether the client expects responses (it did not send the request one-way).
     pub fn expects_response(&self) -> bool {
-        !self.oneway
+        self.slot != ONEWAY
     }
 
     /// Whether the client stopped waiting (it dropped its `PendingResponse`, or is gone):
     /// further work for this request is wasted.
     pub fn is_cancelled(&self) -> bool {
-        if self.oneway {
+        if !self.expects_response() {
             return false;
         }
         let service = &self.server.service;
@@ -260,7 +259,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
                 "all-zero bytes are not a valid value of this response type: use respond_copy"
             )
         };
-        if self.oneway {
+        if !self.expects_response() {
             return Err(RespondError::NoResponseExpected);
         }
         Ok(ResponseMut {
@@ -278,7 +277,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
                 "not every bit pattern is a valid value of this response type: use loan"
             )
         };
-        if self.oneway {
+        if !self.expects_response() {
             return Err(RespondError::NoResponseExpected);
         }
         Ok(ResponseMut {
@@ -292,7 +291,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
     where
         Res: Copy,
     {
-        if self.oneway {
+        if !self.expects_response() {
             return Err(RespondError::NoResponseExpected);
         }
         let payload = self.server.responses.loan_payload()?.write(*response);
@@ -301,10 +300,11 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
 
     fn send(&self, payload: LoanedPayload<Res, Region>) -> Result<(), RespondError> {
         let server = self.server;
-        match server
-            .responses
-            .send_loan_to(payload, Target::Slot(self.client), self.correlation)
-        {
+        match server.responses.send_loan_to(
+            payload,
+            Target::Slot(self.client),
+            correlation(self.client, self.slot, self.id),
+        ) {
             Ok(d) if d.delivered > 0 => Ok(()),
             Ok(_) => Err(RespondError::ClientGone),
             Err(SendError::Timeout { .. }) if server.service.remove_dead_nodes() > 0 => {
@@ -324,7 +324,7 @@ impl<Req: ShmMessage, Res: ShmMessage> std::ops::Deref for ActiveRequest<'_, Req
 
 impl<Req: ShmMessage, Res: ShmMessage> Drop for ActiveRequest<'_, Req, Res> {
     fn drop(&mut self) {
-        if self.oneway {
+        if !self.expects_response() {
             return;
         }
         let service = &self.server.service;

@@ -10,7 +10,7 @@ use crate::os::futex::FutexError;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::process;
 use crate::os::shm::{Access, SharedMemory};
-use crate::service::layout::{Entry, tag};
+use crate::service::layout::{Entry, QueueKind, tag};
 use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::chunk_store::{ChunkHeader, ChunkReader, HeldPayload, HoldError};
@@ -88,7 +88,7 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
         // room that nobody makes.
         let clear = |slot: usize| {
             for p in 0..qos.max_publishers as usize {
-                if let Ok(mut queue) = service.deliver_consumer(ch, p, slot) {
+                if let Ok(mut queue) = service.consumer(ch, QueueKind::Deliver, p, slot) {
                     while let Ok(Some(_)) = queue.pop() {}
                     let _ = queue.take_overflows();
                 }
@@ -104,8 +104,8 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
         let mut returns = Vec::new();
         for p in 0..qos.max_publishers as usize {
             let opened = service
-                .deliver_consumer(ch, p, claim.slot)
-                .and_then(|d| Ok((d, service.return_producer(ch, p, claim.slot)?)));
+                .consumer(ch, QueueKind::Deliver, p, claim.slot)
+                .and_then(|d| Ok((d, service.producer(ch, QueueKind::Return, p, claim.slot)?)));
             match opened {
                 Ok((d, r)) => {
                     delivers.push(d);
@@ -191,11 +191,7 @@ impl<T: ShmMessage> Subscriber<T> {
     pub(crate) fn receive_held(&self) -> Result<Option<Held<T>>, ReceiveError> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        let generation = self.service.generation();
-        if generation != state.generation {
-            state.generation = generation;
-            self.reconnect(state);
-        }
+        self.refresh(state);
         let publishers = state.connections.len();
         let max = self.service.qos(self.ch).max_borrowed;
         let mut limited = false;
@@ -307,12 +303,7 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Whether a sample is waiting (without taking it).
     pub fn has_samples(&self) -> bool {
-        let state = self.state.borrow();
-        state
-            .connections
-            .iter()
-            .zip(&state.delivers)
-            .any(|(c, q)| c.is_some() && !q.is_empty())
+        Self::queued(&self.state.borrow())
     }
 
     /// Whether a sample is waiting, after connecting publishers that joined (for
@@ -321,16 +312,26 @@ impl<T: ShmMessage> Subscriber<T> {
         let Ok(mut state) = self.state.try_borrow_mut() else {
             return false;
         };
-        let generation = self.service.generation();
-        if generation != state.generation {
-            state.generation = generation;
-            self.reconnect(&mut state);
-        }
+        self.refresh(&mut state);
+        Self::queued(&state)
+    }
+
+    fn queued(state: &State) -> bool {
         state
             .connections
             .iter()
             .zip(&state.delivers)
             .any(|(c, q)| c.is_some() && !q.is_empty())
+    }
+
+    /// Connects publishers that joined and lets go of those that left, if the registry
+    /// changed since the last look (one atomic load when it did not).
+    fn refresh(&self, state: &mut State) {
+        let generation = self.service.generation();
+        if generation != state.generation {
+            state.generation = generation;
+            self.reconnect(state);
+        }
     }
 
     /// Samples this subscriber lost because its buffer overflowed, since its creation.
@@ -349,11 +350,7 @@ impl<T: ShmMessage> Subscriber<T> {
     /// Ids of the publishers this subscriber is connected to.
     pub fn publishers(&self) -> Vec<u64> {
         let mut state = self.state.borrow_mut();
-        let generation = self.service.generation();
-        if generation != state.generation {
-            state.generation = generation;
-            self.reconnect(&mut state);
-        }
+        self.refresh(&mut state);
         state.connections.iter().flatten().map(|c| c.port).collect()
     }
 
@@ -525,11 +522,9 @@ impl<T: ShmMessage> Sample<'_, T> {
         self.header().timestamp_ns
     }
 
-    /// The request-response correlation word and the sender's slot.
-    pub(crate) fn route(&self) -> (u64, usize) {
-        self.held.as_ref().map_or((0, usize::MAX), |h| {
-            (h.header.correlation, h.publisher_slot)
-        })
+    /// The request-response correlation word of its header.
+    pub(crate) fn correlation(&self) -> u64 {
+        self.held.as_ref().map_or(0, |h| h.header.correlation)
     }
 }
 

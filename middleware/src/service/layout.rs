@@ -180,6 +180,23 @@ impl Channel {
     pub(crate) fn return_at(&self, p: usize, s: usize) -> usize {
         self.deliver_at(p, s) + self.deliver_size
     }
+
+    /// Where queue `kind` of the pair (`p`, `s`) is, and its capacity.
+    pub(crate) fn queue(&self, kind: QueueKind, p: usize, s: usize) -> (usize, u32) {
+        match kind {
+            QueueKind::Deliver => (self.deliver_at(p, s), self.deliver_capacity),
+            QueueKind::Return => (self.return_at(p, s), self.return_capacity),
+        }
+    }
+}
+
+/// The two queues of a (publisher, subscriber) slot pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueKind {
+    /// Publisher -> subscriber: chunks to read.
+    Deliver,
+    /// Subscriber -> publisher: chunks read.
+    Return,
 }
 
 /// Where everything of a service lives, computed from its validated QoS.

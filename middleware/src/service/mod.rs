@@ -293,10 +293,8 @@ impl Opener<'_> {
                 let q = channel.qos;
                 for p in 0..q.max_publishers as usize {
                     for s in 0..q.max_subscribers as usize {
-                        for (at, capacity) in [
-                            (channel.deliver_at(p, s), channel.deliver_capacity),
-                            (channel.return_at(p, s), channel.return_capacity),
-                        ] {
+                        for kind in [QueueKind::Deliver, QueueKind::Return] {
+                            let (at, capacity) = channel.queue(kind, p, s);
                             IndexQueueProducer::create(mapping.clone(), at, capacity, u32::MAX)?;
                         }
                     }

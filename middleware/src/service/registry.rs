@@ -210,7 +210,7 @@ impl Registry {
     pub(crate) fn finish_draining(&self, ch: usize, slot: usize, port: u64) -> bool {
         let at = PortKind::Publisher.slot_at(self.channel(ch), slot);
         let empty = (0..self.qos(ch).max_subscribers as usize).all(|s| {
-            self.deliver_consumer(ch, slot, s)
+            self.consumer(ch, QueueKind::Deliver, slot, s)
                 .is_ok_and(|q| q.is_empty())
         });
         let draining = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire)) == Some(port)
@@ -277,66 +277,37 @@ impl Registry {
         .ok()
     }
 
-    /// The delivery queue's producing end for publisher slot `p` and subscriber slot `s`.
-    pub(crate) fn deliver_producer(
+    /// The producing end of queue `kind` between publisher slot `p` and subscriber slot `s`
+    /// of channel `ch` (the publisher's for deliveries, the subscriber's for returns).
+    pub(crate) fn producer(
         &self,
         ch: usize,
+        kind: QueueKind,
         p: usize,
         s: usize,
     ) -> Result<IndexQueueProducer<Arc<Mapping>>, OsError> {
-        let c = self.channel(ch);
+        let (at, capacity) = self.channel(ch).queue(kind, p, s);
         Ok(IndexQueueProducer::open(
             self.mapping.clone(),
-            c.deliver_at(p, s),
-            c.deliver_capacity,
+            at,
+            capacity,
             u32::MAX,
         )?)
     }
 
-    /// The delivery queue's consuming end.
-    pub(crate) fn deliver_consumer(
+    /// The consuming end of the same queue.
+    pub(crate) fn consumer(
         &self,
         ch: usize,
+        kind: QueueKind,
         p: usize,
         s: usize,
     ) -> Result<IndexQueueConsumer<Arc<Mapping>>, OsError> {
-        let c = self.channel(ch);
+        let (at, capacity) = self.channel(ch).queue(kind, p, s);
         Ok(IndexQueueConsumer::open(
             self.mapping.clone(),
-            c.deliver_at(p, s),
-            c.deliver_capacity,
-            u32::MAX,
-        )?)
-    }
-
-    /// The return queue's producing end (the subscriber's).
-    pub(crate) fn return_producer(
-        &self,
-        ch: usize,
-        p: usize,
-        s: usize,
-    ) -> Result<IndexQueueProducer<Arc<Mapping>>, OsError> {
-        let c = self.channel(ch);
-        Ok(IndexQueueProducer::open(
-            self.mapping.clone(),
-            c.return_at(p, s),
-            c.return_capacity,
-            u32::MAX,
-        )?)
-    }
-
-    /// The return queue's consuming end (the publisher's).
-    pub(crate) fn return_consumer(
-        &self,
-        ch: usize,
-        p: usize,
-        s: usize,
-    ) -> Result<IndexQueueConsumer<Arc<Mapping>>, OsError> {
-        let c = self.channel(ch);
-        Ok(IndexQueueConsumer::open(
-            self.mapping.clone(),
-            c.return_at(p, s),
-            c.return_capacity,
+            at,
+            capacity,
             u32::MAX,
         )?)
     }

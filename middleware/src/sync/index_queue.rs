@@ -407,6 +407,29 @@ impl<R: Region> IndexQueueProducer<R> {
         self.queue.len()
     }
 
+    /// Whether a push would find room now (a snapshot). Like [`push`](Self::push), it
+    /// reads the consumer's `head` only when the cached one says full, so asking costs no
+    /// cache-line transfer while there is room; corrupted positions read as no room.
+    pub fn has_room(&mut self) -> bool {
+        let q = &self.queue;
+        let header = q.header();
+        // Only the producer writes `tail`, so our own last store is the current value.
+        let tail = header.tail.0.load(Ordering::Relaxed);
+        let room = |head: u64| {
+            q.check(head, tail)
+                .is_ok_and(|used| used < u64::from(q.capacity))
+        };
+        if room(self.cached_head) {
+            return true;
+        }
+        // SYNC(acquire): as in `push`.
+        let head = header.head.0.load(Ordering::Acquire);
+        if q.check(head, tail).is_ok() {
+            self.cached_head = head;
+        }
+        room(head)
+    }
+
     /// Whether the queue is empty (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
