@@ -50,7 +50,7 @@ fn queue(c: &mut Criterion) {
 fn pool(c: &mut Criterion) {
     const CAPACITY: u32 = 1024;
     let heap = HeapMapping::new(chunk_pool::size_of(CAPACITY)).expect("heap memory");
-    let pool = ChunkPool::create(&heap, 0, CAPACITY).expect("pool");
+    let mut pool = ChunkPool::create(&heap, 0, CAPACITY).expect("pool");
     c.bench_function("chunk pool allocate + release", |b| {
         b.iter(|| {
             let index = pool.allocate().expect("allocate").expect("a free chunk");

@@ -55,8 +55,9 @@ use crate::service::qos::{PubSubQos, RequestResponseQos};
 use crate::sync::index_queue;
 use crate::sync::layout::align_up;
 
-/// Version of this layout; services of another version are refused on open.
-pub const SHM_ABI_VERSION: u64 = 2;
+/// Version of this layout (and of the index queues in it: v3 put the slots in `tail`'s line);
+/// services of another version are refused on open.
+pub const SHM_ABI_VERSION: u64 = 3;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"SHMBUSS1");
 pub(crate) const HEADER_SIZE: usize = 16 * 1024;
 

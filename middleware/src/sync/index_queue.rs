@@ -16,10 +16,13 @@
 //! | `reserved`  | `u32`       | nobody (zero)                                | -                                          |
 //! | `overflows` | `u64`       | producer `fetch_add`; consumer `swap(0)`     | Relaxed (a counter, orders nothing)        |
 //! | `head`      | `u64`       | consumer CAS (pop); producer CAS (overwrite) | CAS AcqRel; loads Acquire                  |
-//! | `tail`      | `u64`       | producer only (store)                        | store Release; consumer load Acquire       |
-//! | `slots[i]`  | `u32` × cap | producer only (store)                        | Relaxed, published by `tail` / `head`      |
+//! | `tail`      | `u64` at 128 | producer only (store)                       | store Release; consumer load Acquire       |
+//! | `slots[i]`  | `u32` × cap from 136 | producer only (store)               | Relaxed, published by `tail` / `head`      |
 //!
-//! `head` and `tail` sit on their own cache lines. The producer keeps the last `head` it
+//! `head` sits on its own cache line; `tail` starts the next one and the slots follow it
+//! there (14 of them share `tail`'s line), so the producer's two stores of a push land in
+//! one line and the consumer's reads of `tail` and the slot cost one transfer. The
+//! producer keeps the last `head` it
 //! read and reads it again only when that cached value says the queue is full, so a push
 //! normally touches only the producer's own lines and the slot. Invariant (for honest peers):
 //! `head <= tail <= head + capacity`; a violation is reported as
@@ -43,8 +46,13 @@ struct Header {
     reserved: AtomicU32,
     overflows: AtomicU64,
     head: CachePadded<AtomicU64>,
-    tail: CachePadded<AtomicU64>,
 }
+
+/// Offset of `tail`: the line after `head`'s.
+const TAIL_OFFSET: usize = std::mem::size_of::<Header>();
+/// Offset of the first slot: right after `tail`, in its cache line, so that a push of a
+/// small queue writes one line (the slot and `tail`) and a pop reads one.
+const SLOTS_OFFSET: usize = TAIL_OFFSET + std::mem::size_of::<AtomicU64>();
 
 /// What the producer does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,7 +163,7 @@ pub enum IndexQueueOpenError {
 /// Bytes an index queue of `capacity` entries occupies (a multiple of its alignment).
 pub fn size_of(capacity: u32) -> usize {
     let slots = capacity as usize * std::mem::size_of::<AtomicU32>();
-    let size = std::mem::size_of::<Header>() + slots;
+    let size = SLOTS_OFFSET + slots;
     size.next_multiple_of(ALIGN)
 }
 
@@ -216,12 +224,20 @@ impl<R: Region> Queue<R> {
         // `capacity` is the caller's (checked against the region), never the shared one, so
         // `i < capacity` and the slot lies inside the placement.
         let i = (position % u64::from(self.capacity)) as usize;
-        let byte_offset = std::mem::size_of::<Header>() + i * std::mem::size_of::<AtomicU32>();
+        let byte_offset = SLOTS_OFFSET + i * std::mem::size_of::<AtomicU32>();
         // SAFETY: `i < capacity`, so `byte_offset + size_of::<AtomicU32>()` is at most
-        // `size_of::<Header>() + capacity * size_of::<AtomicU32>() <= size_of(capacity)`, the
-        // checked size. `size_of::<Header>()` is a multiple of 64, hence of
-        // `align_of::<AtomicU32>()`. An `AtomicU32` is valid for any bits.
+        // `SLOTS_OFFSET + capacity * size_of::<AtomicU32>() <= size_of(capacity)`, the
+        // checked size. `SLOTS_OFFSET` is 136, a multiple of `align_of::<AtomicU32>()`, and
+        // the placement is 64-aligned. An `AtomicU32` is valid for any bits.
         unsafe { self.place.get::<AtomicU32>(byte_offset) }
+    }
+
+    fn tail(&self) -> &AtomicU64 {
+        // SAFETY: `TAIL_OFFSET + 8 = SLOTS_OFFSET <= size_of(capacity)`, the checked size;
+        // `TAIL_OFFSET = size_of::<Header>()` is a multiple of 64, and the placement is
+        // 64-aligned, so the word is 8-aligned. An `AtomicU64` is valid for any bits (under
+        // loom, `create` constructed it).
+        unsafe { self.place.get::<AtomicU64>(TAIL_OFFSET) }
     }
 
     fn check(&self, head: u64, tail: u64) -> Result<u64, QueueError> {
@@ -240,7 +256,7 @@ impl<R: Region> Queue<R> {
         let header = self.header();
         loop {
             let head = header.head.0.load(Ordering::Acquire);
-            let tail = header.tail.0.load(Ordering::Acquire);
+            let tail = self.tail().load(Ordering::Acquire);
             match self.check(head, tail) {
                 Ok(used) => return used as usize,
                 // The producer may have moved both positions between our two loads.
@@ -288,12 +304,12 @@ impl<R: Region> IndexQueueProducer<R> {
                     reserved: AtomicU32::new(0),
                     overflows: AtomicU64::new(0),
                     head: CachePadded(AtomicU64::new(0)),
-                    tail: CachePadded(AtomicU64::new(0)),
                 },
             );
+            p.emplace(TAIL_OFFSET, AtomicU64::new(0));
             for i in 0..capacity as usize {
                 p.emplace(
-                    std::mem::size_of::<Header>() + i * std::mem::size_of::<AtomicU32>(),
+                    SLOTS_OFFSET + i * std::mem::size_of::<AtomicU32>(),
                     AtomicU32::new(0),
                 );
             }
@@ -302,7 +318,7 @@ impl<R: Region> IndexQueueProducer<R> {
         header.reserved.store(0, Ordering::Relaxed);
         header.overflows.store(0, Ordering::Relaxed);
         header.head.0.store(0, Ordering::Relaxed);
-        header.tail.0.store(0, Ordering::Relaxed);
+        queue.tail().store(0, Ordering::Relaxed);
         header.capacity.store(capacity, Ordering::Relaxed);
         tracing::trace!(capacity, offset, "created index queue");
         Ok(Self {
@@ -336,7 +352,7 @@ impl<R: Region> IndexQueueProducer<R> {
         }
         let header = q.header();
         // Only the producer writes `tail`, so our own last store is the current value.
-        let tail = header.tail.0.load(Ordering::Relaxed);
+        let tail = q.tail().load(Ordering::Relaxed);
         let mut head = self.cached_head;
         if !q
             .check(head, tail)
@@ -392,7 +408,7 @@ impl<R: Region> IndexQueueProducer<R> {
         q.slot(tail).store(index, Ordering::Relaxed);
         // SYNC(release): pairs with the consumer's acquire load of `tail` in `pop`: the slot
         // store above is visible to a consumer that sees the new `tail`.
-        header.tail.0.store(tail.wrapping_add(1), Ordering::Release);
+        q.tail().store(tail.wrapping_add(1), Ordering::Release);
         Ok(pushed)
     }
 
@@ -414,7 +430,7 @@ impl<R: Region> IndexQueueProducer<R> {
         let q = &self.queue;
         let header = q.header();
         // Only the producer writes `tail`, so our own last store is the current value.
-        let tail = header.tail.0.load(Ordering::Relaxed);
+        let tail = q.tail().load(Ordering::Relaxed);
         let room = |head: u64| {
             q.check(head, tail)
                 .is_ok_and(|used| used < u64::from(q.capacity))
@@ -470,7 +486,7 @@ impl<R: Region> IndexQueueConsumer<R> {
             let head = header.head.0.load(Ordering::Acquire);
             // SYNC(acquire): pairs with the producer's release store of `tail` in `push`:
             // the slot at `head` was written before `tail` passed it.
-            let tail = header.tail.0.load(Ordering::Acquire);
+            let tail = q.tail().load(Ordering::Acquire);
             let used = match q.check(head, tail) {
                 Ok(used) => used,
                 // The producer may have displaced and pushed between our two loads.
@@ -513,7 +529,13 @@ impl<R: Region> IndexQueueConsumer<R> {
     /// Returns and resets the number of entries the producer displaced since the last call:
     /// the number of samples this consumer missed.
     pub fn take_overflows(&mut self) -> u64 {
-        self.queue.header().overflows.swap(0, Ordering::Relaxed)
+        let overflows = &self.queue.header().overflows;
+        // A load first: the swap is a locked instruction, and the count is nearly always 0.
+        // One that lands after the load is taken by the next call.
+        if overflows.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        overflows.swap(0, Ordering::Relaxed)
     }
 
     /// Number of entries displaced and not yet taken with [`Self::take_overflows`].
@@ -660,7 +682,7 @@ mod tests {
         // Positions that break the invariant.
         let spy = Queue::place(&heap, 0, 4, 10).unwrap();
         let header = spy.header();
-        header.tail.0.store(1000, Ordering::Relaxed);
+        spy.tail().store(1000, Ordering::Relaxed);
         assert!(matches!(
             c.pop(),
             Err(PopError::Queue(QueueError::Corrupted { .. }))
@@ -671,7 +693,7 @@ mod tests {
         ));
         assert_eq!(c.len(), 4);
         header.head.0.store(u64::MAX - 1, Ordering::Relaxed);
-        header.tail.0.store(u64::MAX - 1, Ordering::Relaxed);
+        spy.tail().store(u64::MAX - 1, Ordering::Relaxed);
         // Positions near the wrap still work (wrapping arithmetic, slot = position % cap).
         for i in 0..4 {
             p.push(i, Overflow::Reject).unwrap();
@@ -686,7 +708,7 @@ mod tests {
         assert_eq!(c.pop().unwrap(), Some(9));
         // A displaced garbage entry is reported, not returned as an index.
         header.head.0.store(0, Ordering::Relaxed);
-        header.tail.0.store(0, Ordering::Relaxed);
+        spy.tail().store(0, Ordering::Relaxed);
         for i in 0..4 {
             p.push(i, Overflow::Reject).unwrap();
         }

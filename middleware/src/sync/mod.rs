@@ -1,4 +1,4 @@
-//! Lock-free structures that live inside shared memory.
+//! Lock-free structures that live inside shared memory (and one single-writer list).
 //!
 //! Every structure here is `#[repr(C)]`, holds only atomics, and refers to other things by
 //! index or offset, never by pointer (each process maps memory at its own address). It is
@@ -17,7 +17,7 @@
 //! | [`atomic`]      | the atomics facade (core or loom)                              |
 //! | [`layout`]      | placing a structure in a region: size, alignment, writability  |
 //! | [`index_queue`] | bounded SPSC queue of `u32` indices, reject or overwrite oldest |
-//! | [`chunk_pool`]  | lock-free MPMC free list of chunk indices (ABA-tagged head)     |
+//! | [`chunk_pool`]  | free list of chunk indices, written only by its owning port     |
 //! | [`event`]       | futex event word: notify without a syscall unless someone sleeps |
 //! | [`chunk_store`] | a publisher's data segment: chunks, holder masks, free list     |
 //! | [`view`]        | bounds-checked words and bytes at offsets in a region           |
@@ -104,7 +104,7 @@ mod scribble_tests {
             ChunkPool::create(&heap, 0, 4).unwrap();
             scribble(&heap, len, seed);
             keep_capacity(&heap, 4);
-            let pool = ChunkPool::open(&heap, 0, 4).unwrap();
+            let mut pool = ChunkPool::open(&heap, 0, 4).unwrap();
             for _ in 0..8 {
                 if let Ok(Some(i)) = pool.allocate() {
                     assert!(i < 4);
