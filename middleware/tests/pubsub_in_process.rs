@@ -55,6 +55,90 @@ fn samples_flow_in_order_and_nothing_is_left_behind() {
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
 
+/// The publisher takes returned chunks back lazily (when its free list is empty, or when a
+/// subscriber's return queue could fill up): whatever the subscribers hold and return, and
+/// in whichever order, no return is lost and every chunk comes back.
+#[test]
+fn lazily_taken_back_chunks_are_never_lost() {
+    let node = node("lazy_returns");
+    for overflow in [OverflowPolicy::OverwriteOldest, OverflowPolicy::Discard] {
+        let service = Service::publish_subscribe::<Other>(&node, "lazy")
+            .max_subscribers(2)
+            .subscriber_buffer(2)
+            .max_borrowed(3)
+            .overflow(overflow)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let subscribers = [
+            service.subscriber().create().unwrap(),
+            service.subscriber().create().unwrap(),
+        ];
+        let mut held = [Vec::new(), Vec::new()];
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for seq in 1..=20_000u64 {
+            publisher.send_copy(&Other { seq, value: 0.0 }).unwrap();
+            for (s, subscriber) in subscribers.iter().enumerate() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Hold up to max_borrowed samples, let go of a random one now and then.
+                if (held[s].len() == 3 || x.is_multiple_of(3)) && !held[s].is_empty() {
+                    let i = (x >> 8) as usize % held[s].len();
+                    held[s].swap_remove(i);
+                }
+                if !x.is_multiple_of(5)
+                    && held[s].len() < 3
+                    && let Some(sample) = subscriber.receive().unwrap()
+                {
+                    held[s].push(sample);
+                }
+            }
+        }
+        drop(held);
+        for subscriber in &subscribers {
+            while subscriber.receive().unwrap().is_some() {}
+        }
+        let qos = service.qos();
+        let total = qos.max_loans + qos.history + 2 * (2 + 3 + 1);
+        assert_eq!(
+            publisher.free_chunks(),
+            total,
+            "{overflow:?}: every chunk came back"
+        );
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}
+
+#[test]
+fn samples_carry_a_send_time_only_from_publishers_that_stamp() {
+    let node = node("timestamps");
+    {
+        let service = Service::publish_subscribe::<Other>(&node, "stamped")
+            .max_publishers(2)
+            .open_or_create()
+            .unwrap();
+        let subscriber = service.subscriber().create().unwrap();
+        let plain = service.publisher().create().unwrap();
+        let stamping = service.publisher().timestamps(true).create().unwrap();
+        plain.send_copy(&Other { seq: 1, value: 0.0 }).unwrap();
+        let got = subscriber.receive().unwrap().expect("a sample");
+        assert_eq!((got.seq, got.timestamp_ns()), (1, None));
+        drop(got);
+        let before = shmbus::os::process::monotonic_ns();
+        stamping.send_copy(&Other { seq: 2, value: 0.0 }).unwrap();
+        let after = shmbus::os::process::monotonic_ns();
+        let got = subscriber.receive().unwrap().expect("a sample");
+        let stamp = got.timestamp_ns().expect("a stamped sample");
+        assert_eq!(got.seq, 2);
+        assert!(
+            (before..=after).contains(&stamp),
+            "{before} <= {stamp} <= {after}"
+        );
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}
+
 #[test]
 fn overflow_is_counted_exactly_and_history_reaches_late_joiners() {
     let node = node("overflow");

@@ -58,6 +58,32 @@ fn a_call_gets_its_answer_and_nothing_is_left_behind() {
 }
 
 #[test]
+fn responses_carry_a_send_time_only_from_servers_that_stamp() {
+    let node = node("rr_stamps");
+    {
+        let service = Service::request_response::<Plan, Step>(&node, "planner/stamped")
+            .open_or_create()
+            .unwrap();
+        for stamping in [false, true] {
+            let server = service.server().timestamps(stamping).create().unwrap();
+            let client = service.client().create().unwrap();
+            let pending = client.send_copy(&Plan { goal: 1, steps: 1 }).unwrap();
+            let request = server.receive().unwrap().expect("a request");
+            let before = shmbus::os::process::monotonic_ns();
+            request.respond_copy(&Step { goal: 1, index: 0 }).unwrap();
+            let after = shmbus::os::process::monotonic_ns();
+            drop(request);
+            let got = pending.receive().unwrap().expect("the response");
+            match got.timestamp_ns() {
+                None => assert!(!stamping, "a stamping server's response has no time"),
+                Some(t) => assert!(stamping && (before..=after).contains(&t), "{t}"),
+            }
+        }
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}
+
+#[test]
 fn streams_arrive_in_order_and_interleaved_requests_are_told_apart() {
     let node = node("rr_stream");
     {

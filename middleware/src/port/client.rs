@@ -724,9 +724,13 @@ impl<Req: ShmMessage, Res: ShmMessage> Response<'_, Req, Res> {
         self.held.as_ref().map_or(0, |h| h.header.sequence)
     }
 
-    /// When it was sent, in nanoseconds of the monotonic clock.
-    pub fn timestamp_ns(&self) -> u64 {
-        self.held.as_ref().map_or(0, |h| h.header.timestamp_ns)
+    /// When it was sent, in nanoseconds of `CLOCK_MONOTONIC`, if the server stamps its
+    /// responses ([`ServerBuilder::timestamps`](crate::port::ServerBuilder::timestamps)).
+    pub fn timestamp_ns(&self) -> Option<u64> {
+        self.held
+            .as_ref()
+            .map(|h| h.header.timestamp_ns)
+            .filter(|&t| t != 0)
     }
 
     /// Id of the responding server's response port.

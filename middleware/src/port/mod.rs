@@ -6,8 +6,9 @@
 //! creation with the worst case of the service's QoS (see [`PubSubQos`]), so a send never
 //! fails for lack of memory while every peer keeps to its limits. A loan is a chunk of that
 //! segment, written in place. `send` writes the chunk's header (publisher id, sequence,
-//! timestamp), records in the segment which subscribers hold the chunk, and pushes its index
-//! into each connected subscriber's delivery queue in the service object, then wakes the
+//! and the send time if the publisher was built with `timestamps(true)`), records in the
+//! segment which subscribers hold the chunk, and pushes its index into each connected
+//! subscriber's delivery queue in the service object, then wakes the
 //! subscribers that sleep — a system call only if one does. Subscribers map the publisher's
 //! segment read-only, validate the payload as the message contract demands, and hand out a
 //! [`Sample`] that reads the chunk in place; dropping it pushes the index into the return

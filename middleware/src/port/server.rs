@@ -70,6 +70,7 @@ pub enum RespondError {
 pub struct ServerBuilder<Req, Res> {
     service: Arc<ServiceInner>,
     send_timeout: Duration,
+    timestamps: bool,
     _types: PhantomData<fn() -> (Req, Res)>,
 }
 
@@ -78,8 +79,16 @@ impl<Req: ShmMessage, Res: ShmMessage> ServerBuilder<Req, Res> {
         Self {
             service,
             send_timeout: Duration::from_secs(1),
+            timestamps: false,
             _types: PhantomData,
         }
+    }
+
+    /// Stamps every response with the monotonic clock at send, for
+    /// [`Response::timestamp_ns`](crate::port::Response::timestamp_ns) (default off).
+    pub fn timestamps(mut self, on: bool) -> Self {
+        self.timestamps = on;
+        self
     }
 
     /// How long a response waits for room in a client's full response buffer (default 1 s).
@@ -105,6 +114,7 @@ impl<Req: ShmMessage, Res: ShmMessage> ServerBuilder<Req, Res> {
         };
         let responses = match PublisherBuilder::<Res>::new(service.clone(), 1)
             .send_timeout(self.send_timeout)
+            .timestamps(self.timestamps)
             .create()
         {
             Ok(p) => p,

@@ -517,9 +517,11 @@ impl<T: ShmMessage> Sample<'_, T> {
         self.header().sequence
     }
 
-    /// When it was sent, in nanoseconds of the monotonic clock.
-    pub fn timestamp_ns(&self) -> u64 {
-        self.header().timestamp_ns
+    /// When it was sent, in nanoseconds of `CLOCK_MONOTONIC` (the same clock in every
+    /// process), if its publisher stamps samples
+    /// ([`PublisherBuilder::timestamps`](crate::port::PublisherBuilder::timestamps)).
+    pub fn timestamp_ns(&self) -> Option<u64> {
+        Some(self.header().timestamp_ns).filter(|&t| t != 0)
     }
 
     /// The request-response correlation word of its header.
