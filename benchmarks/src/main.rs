@@ -62,6 +62,13 @@ struct Opts {
     /// Where the CSV files and plots go.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
+    /// Only these transports (comma-separated: shmbus, iceoryx2, unix-socket, pipe,
+    /// floor) in the ping-pong scenarios; for quick comparisons while working on one.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Only these payload sizes in bytes (comma-separated) in the ping-pong scenarios.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -431,7 +438,16 @@ fn run_ping_pong(
         higher_is_better: false,
         rows: Vec::new(),
     };
+    let transports: Vec<Transport> = transports
+        .iter()
+        .copied()
+        .filter(|t| o.only.is_empty() || o.only.iter().any(|n| n == t.arg()))
+        .collect();
+    let transports = &transports[..];
     for (case, size, subscribers) in cases {
+        if !o.sizes.is_empty() && !o.sizes.contains(size) {
+            continue;
+        }
         let iters = iterations(*size, o.work);
         let mut samples = vec![Vec::new(); transports.len()];
         for round in 0..=o.rounds {
