@@ -3,9 +3,10 @@
 //! The producer either refuses a push when the queue is full ([`Overflow::Reject`]) or
 //! displaces the oldest entry ([`Overflow::OverwriteOldest`]) and hands it back, so the
 //! caller can release the chunk it names; every displacement is counted, exactly. Positions
-//! are 64-bit counters that never wrap in practice; a slot is `position % capacity`, where
-//! `capacity` is the value the *caller* gives (never the one stored in shared memory), so a
-//! slot access is always in bounds. Every index read back is checked against the caller's
+//! are 64-bit counters that never wrap in practice; there are `capacity` rounded up to a
+//! power of two slots, and a position's slot is `position & (slots - 1)`, computed from the
+//! capacity the *caller* gives (never the one stored in shared memory), so a slot access is
+//! always in bounds. Every index read back is checked against the caller's
 //! `bound` (for example the number of chunks in a pool).
 //!
 //! ## Layout (`#[repr(C)]`, 64-byte aligned)
@@ -17,7 +18,7 @@
 //! | `overflows` | `u64`       | producer `fetch_add`; consumer `swap(0)`     | Relaxed (a counter, orders nothing)        |
 //! | `head`      | `u64`       | consumer CAS (pop); producer CAS (overwrite) | CAS AcqRel; loads Acquire                  |
 //! | `tail`      | `u64` at 128 | producer only (store)                       | store Release; consumer load Acquire       |
-//! | `slots[i]`  | `u32` × cap from 136 | producer only (store)               | Relaxed, published by `tail` / `head`      |
+//! | `slots[i]`  | `u32` × cap (rounded up to 2^k) from 136 | producer only (store) | Relaxed, published by `tail` / `head`      |
 //!
 //! `head` sits on its own cache line; `tail` starts the next one and the slots follow it
 //! there (14 of them share `tail`'s line), so the producer's two stores of a push land in
@@ -162,9 +163,16 @@ pub enum IndexQueueOpenError {
 
 /// Bytes an index queue of `capacity` entries occupies (a multiple of its alignment).
 pub fn size_of(capacity: u32) -> usize {
-    let slots = capacity as usize * std::mem::size_of::<AtomicU32>();
+    let slots = slot_count(capacity) * std::mem::size_of::<AtomicU32>();
     let size = SLOTS_OFFSET + slots;
     size.next_multiple_of(ALIGN)
+}
+
+/// Slots of a queue of `capacity` entries: the next power of two, so that a position's slot
+/// is `position & (slots - 1)` (no division on the hot path, and consistent across the wrap
+/// of the 64-bit counters). At most `capacity` of them are in use at any time.
+fn slot_count(capacity: u32) -> usize {
+    (capacity as usize).next_power_of_two()
 }
 
 /// The alignment an index queue needs (its offset in the region must be a multiple).
@@ -175,6 +183,8 @@ pub const ALIGN: usize = std::mem::align_of::<Header>();
 struct Queue<R> {
     place: Placement<R>,
     capacity: u32,
+    /// `slot_count(capacity) - 1`.
+    mask: u64,
     bound: u32,
 }
 
@@ -190,6 +200,7 @@ impl<R: Region> Queue<R> {
         Ok(Self {
             place,
             capacity,
+            mask: slot_count(capacity) as u64 - 1,
             bound,
         })
     }
@@ -221,13 +232,12 @@ impl<R: Region> Queue<R> {
     }
 
     fn slot(&self, position: u64) -> &AtomicU32 {
-        // `capacity` is the caller's (checked against the region), never the shared one, so
-        // `i < capacity` and the slot lies inside the placement.
-        let i = (position % u64::from(self.capacity)) as usize;
+        // `mask` comes from the caller's capacity (checked against the region), never the
+        // shared one, so `i < slot_count(capacity)` and the slot lies inside the placement.
+        let i = (position & self.mask) as usize;
         let byte_offset = SLOTS_OFFSET + i * std::mem::size_of::<AtomicU32>();
-        // SAFETY: `i < capacity`, so `byte_offset + size_of::<AtomicU32>()` is at most
-        // `SLOTS_OFFSET + capacity * size_of::<AtomicU32>() <= size_of(capacity)`, the
-        // checked size. `SLOTS_OFFSET` is 136, a multiple of `align_of::<AtomicU32>()`, and
+        // SAFETY: `i <= mask = slot_count(capacity) - 1`, so `byte_offset + 4` is at most
+        // `SLOTS_OFFSET + slot_count(capacity) * 4 <= size_of(capacity)`, the checked size. `SLOTS_OFFSET` is 136, a multiple of `align_of::<AtomicU32>()`, and
         // the placement is 64-aligned. An `AtomicU32` is valid for any bits.
         unsafe { self.place.get::<AtomicU32>(byte_offset) }
     }
@@ -307,7 +317,7 @@ impl<R: Region> IndexQueueProducer<R> {
                 },
             );
             p.emplace(TAIL_OFFSET, AtomicU64::new(0));
-            for i in 0..capacity as usize {
+            for i in 0..slot_count(capacity) {
                 p.emplace(
                     SLOTS_OFFSET + i * std::mem::size_of::<AtomicU32>(),
                     AtomicU32::new(0),
@@ -578,6 +588,38 @@ mod tests {
     }
 
     #[test]
+    fn capacity_not_a_power_of_two_holds_exactly_that_many_across_the_wrap() {
+        let heap = HeapMapping::new(size_of(3)).unwrap();
+        assert_eq!(size_of(3), size_of(4), "3 entries take 4 slots");
+        let (mut p, mut c) = pair(&heap, 3, 1000);
+        // Start near the wrap of the 64-bit positions, where `% 3` would jump.
+        let spy = Queue::place(&heap, 0, 3, 1000).unwrap();
+        spy.header().head.0.store(u64::MAX - 5, Ordering::Relaxed);
+        spy.tail().store(u64::MAX - 5, Ordering::Relaxed);
+        let mut next = 0;
+        let mut expected = std::collections::VecDeque::new();
+        for round in 0..40u32 {
+            // Fill to exactly 3, overwrite once, then drain part of it.
+            while expected.len() < 3 {
+                assert_eq!(p.push(next, Overflow::Reject).unwrap(), Pushed::Stored);
+                expected.push_back(next);
+                next += 1;
+            }
+            assert!(matches!(p.push(next, Overflow::Reject), Err(PushError::Full { .. })));
+            let oldest = expected.pop_front().unwrap();
+            assert_eq!(
+                p.push(next, Overflow::OverwriteOldest).unwrap(),
+                Pushed::Displaced(oldest)
+            );
+            expected.push_back(next);
+            next += 1;
+            for _ in 0..=(round % 3) {
+                assert_eq!(c.pop().unwrap(), expected.pop_front());
+            }
+        }
+    }
+
+    #[test]
     fn fifo_and_reject_when_full() {
         let heap = HeapMapping::new(size_of(3)).unwrap();
         let (mut p, mut c) = pair(&heap, 3, 100);
@@ -694,7 +736,7 @@ mod tests {
         assert_eq!(c.len(), 4);
         header.head.0.store(u64::MAX - 1, Ordering::Relaxed);
         spy.tail().store(u64::MAX - 1, Ordering::Relaxed);
-        // Positions near the wrap still work (wrapping arithmetic, slot = position % cap).
+        // Positions near the wrap still work (wrapping arithmetic, slot = position & mask).
         for i in 0..4 {
             p.push(i, Overflow::Reject).unwrap();
         }
