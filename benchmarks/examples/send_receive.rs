@@ -6,7 +6,11 @@
 //! cargo build --release -p shmbus-benchmarks --example send_receive
 //! valgrind --tool=callgrind target/release/examples/send_receive shmbus 100000
 //! valgrind --tool=callgrind target/release/examples/send_receive iceoryx2 100000
+//! valgrind --tool=callgrind target/release/examples/send_receive shmbus-rr 100000
 //! ```
+//!
+//! `shmbus-rr` is a request-response round trip (request, response, end of the stream)
+//! with one client and one server.
 //!
 //! Run both with 1,000 and 101,000 messages: the difference / 100,000 is the cost of one
 //! message, setup excluded.
@@ -33,6 +37,29 @@ fn shmbus_loop(n: u64) -> Result<(), Error> {
         let sample = subscriber.receive()?.ok_or("no sample")?;
         if sample.seqs() != (seq, seq) {
             return Err(format!("received {:?}, expected {seq}", sample.seqs()).into());
+        }
+    }
+    Ok(())
+}
+
+fn shmbus_rr_loop(n: u64) -> Result<(), Error> {
+    let config = Config::default().with_domain(format!("sendrecv{}", std::process::id()))?;
+    let node = Node::builder().config(config).create()?;
+    let service = Service::request_response::<Word, Word>(&node, "send/receive").create()?;
+    let server = service.server().create()?;
+    let client = service.client().create()?;
+    for seq in 1..=n {
+        let mut request = client.loan_recycled()?;
+        request.stamp(seq);
+        let pending = request.send()?;
+        let request = server.receive()?.ok_or("no request")?;
+        let mut response = request.loan_recycled()?;
+        response.stamp(request.seq);
+        response.send()?;
+        drop(request);
+        let response = pending.receive()?.ok_or("no response")?;
+        if response.seqs() != (seq, seq) {
+            return Err(format!("received {:?}, expected {seq}", response.seqs()).into());
         }
     }
     Ok(())
@@ -69,6 +96,7 @@ fn main() -> Result<(), Error> {
     match which.as_str() {
         "shmbus" => shmbus_loop(n),
         "iceoryx2" => iceoryx2_loop(n),
-        other => Err(format!("unknown transport {other}: shmbus or iceoryx2").into()),
+        "shmbus-rr" => shmbus_rr_loop(n),
+        other => Err(format!("unknown transport {other}: shmbus, iceoryx2 or shmbus-rr").into()),
     }
 }

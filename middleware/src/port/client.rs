@@ -534,24 +534,32 @@ pub struct PendingResponse<'a, Req: ShmMessage, Res: ShmMessage> {
 
 impl<'a, Req: ShmMessage, Res: ShmMessage> PendingResponse<'a, Req, Res> {
     fn poll(&self) -> Result<Poll<Res>, ResponseError> {
-        let client = self.client;
-        // SYNC(acquire): pairs with the server's release CAS to `done`, which it makes
-        // after pushing its last response: seeing `done` here means all of them are queued.
-        let word = client.word(self.slot);
-        client.route_responses()?;
-        let mut state = client.state.borrow_mut();
-        if let Some(held) = state
-            .stashes
-            .get_mut(self.slot)
-            .and_then(VecDeque::pop_front)
-        {
+        if let Some(held) = self.next_stashed()? {
             return Ok(Poll::Response(held));
         }
-        drop(state);
-        if word == request_word(self.id, REQUEST_DONE) {
-            return Ok(Poll::Finished);
+        // SYNC(acquire): pairs with the server's release CAS to `done`, which it makes
+        // after pushing its last response: seeing `done` means all of them are queued, so
+        // one more look finds any that arrived after the first. (Reading the word only when
+        // nothing was found keeps its cache line off the path of a response.)
+        if self.client.word(self.slot) != request_word(self.id, REQUEST_DONE) {
+            return Ok(Poll::Nothing);
         }
-        Ok(Poll::Nothing)
+        Ok(match self.next_stashed()? {
+            Some(held) => Poll::Response(held),
+            None => Poll::Finished,
+        })
+    }
+
+    /// Routes what arrived, then takes this request's oldest stashed response.
+    fn next_stashed(&self) -> Result<Option<Held<Res>>, ResponseError> {
+        self.client.route_responses()?;
+        Ok(self
+            .client
+            .state
+            .borrow_mut()
+            .stashes
+            .get_mut(self.slot)
+            .and_then(VecDeque::pop_front))
     }
 
     fn response(&self, held: Held<Res>) -> Response<'a, Req, Res> {
@@ -666,12 +674,17 @@ impl<Req: ShmMessage, Res: ShmMessage> Drop for PendingResponse<'_, Req, Res> {
             .request_word(client.responses.slot(), self.slot)
         {
             // Cancel if still pending (the server may look); a finished request just ends.
-            let _ = w.compare_exchange(
-                request_word(self.id, REQUEST_PENDING),
-                request_word(self.id, REQUEST_CANCELLED),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+            // A load first: a CAS, even one that fails, must own the cache line, and a call
+            // that got its answer finds `done` here — usually in the line `poll` just read.
+            let pending = request_word(self.id, REQUEST_PENDING);
+            if w.load(Ordering::Relaxed) == pending {
+                let _ = w.compare_exchange(
+                    pending,
+                    request_word(self.id, REQUEST_CANCELLED),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
         }
         let mut state = client.state.borrow_mut();
         if let Some(active) = state.active.get_mut(self.slot) {

@@ -605,7 +605,10 @@ mod tests {
                 expected.push_back(next);
                 next += 1;
             }
-            assert!(matches!(p.push(next, Overflow::Reject), Err(PushError::Full { .. })));
+            assert!(matches!(
+                p.push(next, Overflow::Reject),
+                Err(PushError::Full { .. })
+            ));
             let oldest = expected.pop_front().unwrap();
             assert_eq!(
                 p.push(next, Overflow::OverwriteOldest).unwrap(),
