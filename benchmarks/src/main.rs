@@ -682,7 +682,7 @@ const FOOTPRINT_SERVICES: usize = 100;
 /// 3 subscribers each in this one process and prints `objects bytes fds`.
 fn footprint_peer(a: &PeerArgs) -> Result<(), Error> {
     let fds_before = raw::open_fds();
-    let (objects, bytes, fds) = match Transport::parse(&a.transport)? {
+    let (objects, bytes, allocated, fds) = match Transport::parse(&a.transport)? {
         Transport::Shmbus => {
             let config = Ctx::config(&a.domain)?;
             let prefix = config.shm_prefix();
@@ -703,8 +703,8 @@ fn footprint_peer(a: &PeerArgs) -> Result<(), Error> {
                     .collect::<Result<Vec<_>, _>>()?;
                 keep.push((service, publisher, subs));
             }
-            let (n, b) = raw::shm_objects(&prefix);
-            (n, b, raw::open_fds() - fds_before)
+            let (n, b, m) = raw::shm_objects(&prefix);
+            (n, b, m, raw::open_fds() - fds_before)
         }
         Transport::Iceoryx2 => {
             let node = links::iox_node(&a.iox_prefix)?;
@@ -720,12 +720,12 @@ fn footprint_peer(a: &PeerArgs) -> Result<(), Error> {
                     .collect::<Result<Vec<_>, _>>()?;
                 keep.push((service, publisher, subs));
             }
-            let (n, b) = raw::shm_objects(&a.iox_prefix);
-            (n, b, raw::open_fds() - fds_before)
+            let (n, b, m) = raw::shm_objects(&a.iox_prefix);
+            (n, b, m, raw::open_fds() - fds_before)
         }
         other => return Err(format!("no footprint for {}", other.arg()).into()),
     };
-    println!("{objects} {bytes} {fds}");
+    println!("{objects} {bytes} {allocated} {fds}");
     Ok(())
 }
 
@@ -748,7 +748,8 @@ fn footprint(ctx: &Ctx, _: &Opts) -> Result<Report, Error> {
             .split_whitespace()
             .map(str::parse)
             .collect::<Result<_, _>>()?;
-        for (case, value) in ["shm objects", "shm bytes", "open fds"].into_iter().zip(v) {
+        let cases = ["shm objects", "shm bytes", "shm bytes in use", "open fds"];
+        for (case, value) in cases.into_iter().zip(v) {
             let summary = stats::Summary {
                 median: value,
                 p99: value,

@@ -122,19 +122,26 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// Number and total size of the objects in /dev/shm whose name starts with `prefix`.
-pub fn shm_objects(prefix: &str) -> (usize, u64) {
+/// Objects in /dev/shm whose name starts with `prefix`: how many, the sum of their sizes,
+/// and the sum of the memory the kernel allocated for them (tmpfs gives an object pages only
+/// where it was written: `st_blocks`).
+pub fn shm_objects(prefix: &str) -> (usize, u64, u64) {
+    use std::os::unix::fs::MetadataExt;
     let mut n = 0;
     let mut bytes = 0;
+    let mut allocated = 0;
     if let Ok(dir) = std::fs::read_dir("/dev/shm") {
         for e in dir.flatten() {
             if e.file_name().to_string_lossy().starts_with(prefix) {
                 n += 1;
-                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                if let Ok(m) = e.metadata() {
+                    bytes += m.len();
+                    allocated += m.blocks() * 512;
+                }
             }
         }
     }
-    (n, bytes)
+    (n, bytes, allocated)
 }
 
 /// Removes every object of /dev/shm whose name starts with `prefix` (what a crashed run
