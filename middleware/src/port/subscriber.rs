@@ -127,6 +127,7 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
                 generation: u64::MAX,
                 next: 0,
                 missed: 0,
+                deferred: None,
             }),
             service,
             ch,
@@ -155,6 +156,12 @@ struct State {
     generation: u64,
     next: usize,
     missed: u64,
+    /// The last chunk let go of and not yet returned: (publisher slot, publisher epoch,
+    /// index). Returning it means writing a cache line the publisher's core reads; doing
+    /// that at the next receive (or the next release) instead of in `Sample::drop` keeps
+    /// that transfer off the path of whatever the caller does next — typically, publishing
+    /// its answer. The publisher's pool has one chunk per subscriber slot for it.
+    deferred: Option<(usize, u64, u16)>,
 }
 
 /// Receives samples of `T` from every publisher of its service, without copying.
@@ -191,6 +198,7 @@ impl<T: ShmMessage> Subscriber<T> {
     pub(crate) fn receive_held(&self) -> Result<Option<Held<T>>, ReceiveError> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
+        self.return_deferred(state);
         self.refresh(state);
         let publishers = state.connections.len();
         let max = self.service.qos(self.ch).max_borrowed;
@@ -442,6 +450,8 @@ impl<T: ShmMessage> Subscriber<T> {
         }
     }
 
+    /// Lets go of a chunk: it is returned at the next receive or release (see
+    /// `State::deferred`), the one deferred before it now.
     fn release(&self, publisher_slot: usize, publisher_epoch: u64, index: u16) {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
@@ -456,6 +466,23 @@ impl<T: ShmMessage> Subscriber<T> {
             return; // that publisher is gone; its segment goes with the last sample
         }
         connection.borrowed = connection.borrowed.saturating_sub(1);
+        self.return_deferred(state);
+        state.deferred = Some((publisher_slot, publisher_epoch, index));
+    }
+
+    /// Pushes the deferred chunk into its publisher's return queue.
+    fn return_deferred(&self, state: &mut State) {
+        let Some((publisher_slot, publisher_epoch, index)) = state.deferred.take() else {
+            return;
+        };
+        let current = state
+            .connections
+            .get(publisher_slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.epoch == publisher_epoch);
+        if !current {
+            return; // that publisher is gone, and its chunks with it
+        }
         let entry = self.entry(index, publisher_epoch);
         if let Err(error) = state.returns[publisher_slot].push(entry, Overflow::Reject) {
             tracing::warn!(service = %self.service.name, %error, "could not return a chunk; the publisher takes it back when this subscriber leaves");
@@ -494,7 +521,9 @@ pub(crate) struct Held<T> {
 }
 
 /// A received sample: reads the publisher's memory in place (`Deref<Target = T>`), and
-/// gives the chunk back when dropped.
+/// gives the chunk back when dropped. (The chunk reaches the publisher's return queue at the
+/// subscriber's next receive or the next drop of a sample, so that a sample dropped just
+/// before publishing an answer does not delay the answer; it counts against no limit.)
 #[derive(Debug)]
 pub struct Sample<'a, T: ShmMessage> {
     subscriber: &'a Subscriber<T>,
