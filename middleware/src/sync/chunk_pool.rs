@@ -29,6 +29,7 @@
 
 use crate::os::mmap::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::found;
 use crate::sync::layout::{CachePadded, LayoutError, MAX_CAPACITY, Placement};
 
 const NAME: &str = "chunk pool";
@@ -207,6 +208,7 @@ impl<R: Region> ChunkPool<R> {
     }
 
     /// Takes a free chunk, or `None` if every chunk is allocated.
+    #[inline]
     pub fn allocate(&mut self) -> Result<Option<u32>, PoolError> {
         let header = self.header();
         // Only the owner writes `head` and the links: Relaxed reads see its own last writes.
@@ -217,22 +219,20 @@ impl<R: Region> ChunkPool<R> {
         let index = match u32::try_from(head) {
             Ok(index) if index < self.capacity => index,
             _ => {
-                tracing::debug!(head, capacity = self.capacity, "corrupted chunk pool head");
-                return Err(PoolError::Corrupted {
+                return Err(found(PoolError::Corrupted {
                     word: "head",
                     value: u32::try_from(head).unwrap_or(u32::MAX),
                     capacity: self.capacity,
-                });
+                }));
             }
         };
         let next = self.next(index).load(Ordering::Relaxed);
         if next != NIL && next >= self.capacity {
-            tracing::debug!(index, next, "corrupted chunk pool link");
-            return Err(PoolError::Corrupted {
+            return Err(found(PoolError::Corrupted {
                 word: "next",
                 value: next,
                 capacity: self.capacity,
-            });
+            }));
         }
         self.next(index).store(ALLOCATED, Ordering::Relaxed);
         header.head.0.store(u64::from(next), Ordering::Relaxed);
@@ -243,21 +243,16 @@ impl<R: Region> ChunkPool<R> {
 
     /// Returns chunk `index` to the pool. A chunk that is not allocated (double release) or
     /// not in the pool is refused and the pool stays unchanged.
+    #[inline]
     pub fn release(&mut self, index: u32) -> Result<(), ReleaseError> {
         if index >= self.capacity {
-            tracing::debug!(
-                index,
-                capacity = self.capacity,
-                "release of an out-of-range chunk"
-            );
-            return Err(ReleaseError::OutOfRange {
+            return Err(found(ReleaseError::OutOfRange {
                 index,
                 capacity: self.capacity,
-            });
+            }));
         }
         if self.next(index).load(Ordering::Relaxed) != ALLOCATED {
-            tracing::debug!(index, "release of a chunk that is not allocated");
-            return Err(ReleaseError::NotAllocated { index });
+            return Err(found(ReleaseError::NotAllocated { index }));
         }
         let header = self.header();
         // A head out of range (scribbled) becomes NIL in the link: the list stays made of

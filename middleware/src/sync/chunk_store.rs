@@ -385,16 +385,14 @@ impl<R: Region + Clone> ChunkStore<R> {
     /// Writes the header of a loaned chunk.
     pub fn write_header(&mut self, loan: &Loan, header: ChunkHeader) {
         let base = self.layout.chunk_offset(loan.index);
-        for (i, value) in [
-            header.origin,
-            header.sequence,
-            header.timestamp_ns,
-            header.correlation,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let Ok(word) = self.view.u64(base + 8 * i) {
+        if let Ok(words) = self.view.u64s::<4>(base) {
+            let values = [
+                header.origin,
+                header.sequence,
+                header.timestamp_ns,
+                header.correlation,
+            ];
+            for (word, value) in words.iter().zip(values) {
                 word.store(value, crate::sync::atomic::Ordering::Relaxed);
             }
         }
@@ -580,11 +578,12 @@ impl<R: Region> ChunkReader<R> {
             return None;
         }
         let base = self.layout.chunk_offset(index);
+        let [origin, sequence, timestamp_ns, correlation] = self.view.load_u64s(base).ok()?;
         Some(ChunkHeader {
-            origin: self.view.load_u64(base).ok()?,
-            sequence: self.view.load_u64(base + 8).ok()?,
-            timestamp_ns: self.view.load_u64(base + 16).ok()?,
-            correlation: self.view.load_u64(base + 24).ok()?,
+            origin,
+            sequence,
+            timestamp_ns,
+            correlation,
         })
     }
 

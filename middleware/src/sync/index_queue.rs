@@ -37,6 +37,7 @@
 
 use crate::os::mmap::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::found;
 use crate::sync::layout::{CachePadded, LayoutError, MAX_CAPACITY, Placement};
 
 const NAME: &str = "index queue";
@@ -352,6 +353,7 @@ impl<R: Region> IndexQueueProducer<R> {
 
     /// Appends `index`. When the queue is full, `overflow` decides: displace the oldest
     /// entry (returned in [`Pushed::Displaced`]) or fail with [`PushError::Full`].
+    #[inline]
     pub fn push(&mut self, index: u32, overflow: Overflow) -> Result<Pushed, PushError> {
         let q = &self.queue;
         if index >= q.bound {
@@ -401,12 +403,7 @@ impl<R: Region> IndexQueueProducer<R> {
                     pushed = if oldest < q.bound {
                         Pushed::Displaced(oldest)
                     } else {
-                        tracing::debug!(
-                            value = oldest,
-                            bound = q.bound,
-                            "displaced an invalid index"
-                        );
-                        Pushed::DisplacedInvalid(oldest)
+                        found(Pushed::DisplacedInvalid(oldest))
                     };
                     head = head.wrapping_add(1);
                     break;
@@ -436,6 +433,7 @@ impl<R: Region> IndexQueueProducer<R> {
     /// Whether a push would find room now (a snapshot). Like [`push`](Self::push), it
     /// reads the consumer's `head` only when the cached one says full, so asking costs no
     /// cache-line transfer while there is room; corrupted positions read as no room.
+    #[inline]
     pub fn has_room(&mut self) -> bool {
         let q = &self.queue;
         let header = q.header();
@@ -489,6 +487,7 @@ impl<R: Region> IndexQueueConsumer<R> {
     }
 
     /// Takes the oldest index, or `None` if the queue is empty.
+    #[inline]
     pub fn pop(&mut self) -> Result<Option<u32>, PopError> {
         let q = &self.queue;
         let header = q.header();
@@ -501,10 +500,7 @@ impl<R: Region> IndexQueueConsumer<R> {
                 Ok(used) => used,
                 // The producer may have displaced and pushed between our two loads.
                 Err(_) if header.head.0.load(Ordering::Acquire) != head => continue,
-                Err(error) => {
-                    tracing::debug!(%error, "corrupted index queue");
-                    return Err(error.into());
-                }
+                Err(error) => return Err(found(error).into()),
             };
             if used == 0 {
                 return Ok(None);
@@ -525,11 +521,10 @@ impl<R: Region> IndexQueueConsumer<R> {
                 .is_ok()
             {
                 if value >= q.bound {
-                    tracing::debug!(value, bound = q.bound, "popped an invalid index");
-                    return Err(PopError::InvalidIndex {
+                    return Err(found(PopError::InvalidIndex {
                         value,
                         bound: q.bound,
-                    });
+                    }));
                 }
                 return Ok(Some(value));
             }
@@ -538,6 +533,7 @@ impl<R: Region> IndexQueueConsumer<R> {
 
     /// Returns and resets the number of entries the producer displaced since the last call:
     /// the number of samples this consumer missed.
+    #[inline]
     pub fn take_overflows(&mut self) -> u64 {
         let overflows = &self.queue.header().overflows;
         // A load first: the swap is a locked instruction, and the count is nearly always 0.

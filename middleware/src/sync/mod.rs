@@ -35,6 +35,16 @@ pub mod layout;
 pub mod view;
 
 pub use chunk_pool::ChunkPool;
+
+/// Logs (at debug level) an inconsistency found in shared memory and hands the error back.
+/// Out of line and cold, so that the hot paths that check for one stay small enough to be
+/// inlined into the ports.
+#[cold]
+#[inline(never)]
+pub(crate) fn found<E: std::fmt::Debug>(error: E) -> E {
+    tracing::debug!(?error, "found in shared memory");
+    error
+}
 pub use event::Event;
 pub use index_queue::{IndexQueueConsumer, IndexQueueProducer};
 pub use layout::LayoutError;

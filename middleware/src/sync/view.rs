@@ -130,6 +130,27 @@ impl<R: Region> View<R> {
         Ok(word.load(Ordering::Acquire))
     }
 
+    /// `N` consecutive 64-bit words at byte `at`, for loads and stores, with one check for
+    /// all of them (a chunk header is written this way on every send).
+    pub fn u64s<const N: usize>(&self, at: usize) -> Result<&[AtomicU64; N], LayoutError> {
+        self.writable()?;
+        let ptr = self.check(at, 8 * N)?;
+        // SAFETY: `8 * N` bytes at `at` are in the window and 8-aligned (checked as in
+        // `u64`); an array of `AtomicU64` has the layout of `N` consecutive words, each
+        // valid for any bits; the borrow of `self` bounds the reference as in `u64`.
+        Ok(unsafe { &*ptr.cast::<[AtomicU64; N]>() })
+    }
+
+    /// Loads `N` consecutive 64-bit words at byte `at` (one check), on read-only windows too.
+    pub fn load_u64s<const N: usize>(&self, at: usize) -> Result<[u64; N], LayoutError> {
+        let ptr = self.check(at, 8 * N)?;
+        // SAFETY: as in `u64s`; only loads are made through the reference, as `load_u64`
+        // argues for read-only memory.
+        let words = unsafe { &*ptr.cast::<[AtomicU64; N]>() };
+        // SYNC(acquire): as in `load_u64`.
+        Ok(std::array::from_fn(|i| words[i].load(Ordering::Acquire)))
+    }
+
     /// Copies `len` bytes at byte `at` out of the window (byte-wise atomic loads, so a
     /// concurrent writer cannot make this a data race; the bytes may be torn).
     pub fn read_bytes(&self, at: usize, len: usize) -> Result<Vec<u8>, LayoutError> {
@@ -179,5 +200,10 @@ mod tests {
         assert!(view.read_bytes(60, 8).is_err());
         assert!(View::new(&heap, 64, 65).is_err());
         assert!(View::new(&heap, 4, 8).is_err());
+        view.u64s::<2>(48).unwrap()[1].store(9, Ordering::Relaxed);
+        assert_eq!(view.load_u64s::<2>(48).unwrap(), [0, 9]);
+        assert!(view.u64s::<2>(56).is_err());
+        assert!(view.load_u64s::<3>(48).is_err());
+        assert!(view.load_u64s::<1>(4).is_err());
     }
 }
