@@ -531,7 +531,8 @@ impl<T: ShmMessage> Publisher<T> {
         if qos.overflow != OverflowPolicy::OverwriteOldest {
             self.reap_dead_full(state);
         }
-        let loan = payload.into_loan();
+        // The region handle is dropped at the end, after the sample is published.
+        let (loan, _region) = payload.into_parts();
         let slots = state.connections.len();
         // The subscriber slots this sample goes to, as a bit mask (at most 63 slots, the
         // holders mask's width): no allocation on the send path.

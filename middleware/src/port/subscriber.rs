@@ -156,12 +156,22 @@ struct State {
     generation: u64,
     next: usize,
     missed: u64,
-    /// The last chunk let go of and not yet returned: (publisher slot, publisher epoch,
-    /// index). Returning it means writing a cache line the publisher's core reads; doing
-    /// that at the next receive (or the next release) instead of in `Sample::drop` keeps
-    /// that transfer off the path of whatever the caller does next — typically, publishing
-    /// its answer. The publisher's pool has one chunk per subscriber slot for it.
-    deferred: Option<(usize, u64, u16)>,
+    /// The last chunk let go of and not yet returned. Returning it means writing a cache
+    /// line the publisher's core reads (and dropping a mapping handle, a locked
+    /// instruction); doing that at the next receive (or the next release) instead of in
+    /// `Sample::drop` keeps both off the path of whatever the caller does next —
+    /// typically, publishing its answer.
+    deferred: Option<Deferred>,
+}
+
+/// A chunk let go of and not yet returned (see `State::deferred`).
+#[derive(Debug)]
+struct Deferred {
+    publisher_slot: usize,
+    publisher_epoch: u64,
+    index: u16,
+    /// Keeps the publisher's segment mapped until the chunk is returned.
+    _region: Region,
 }
 
 /// Receives samples of `T` from every publisher of its service, without copying.
@@ -425,7 +435,13 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Gives back a sample taken with [`Self::receive_held`].
     pub(crate) fn release_held(&self, held: Held<T>) {
-        self.release(held.publisher_slot, held.publisher_epoch, held.index);
+        let region = held.payload.into_region();
+        self.release(
+            held.publisher_slot,
+            held.publisher_epoch,
+            held.index,
+            region,
+        );
     }
 
     /// The claimed slot (request-response routes responses to it).
@@ -452,7 +468,7 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Lets go of a chunk: it is returned at the next receive or release (see
     /// `State::deferred`), the one deferred before it now.
-    fn release(&self, publisher_slot: usize, publisher_epoch: u64, index: u16) {
+    fn release(&self, publisher_slot: usize, publisher_epoch: u64, index: u16, region: Region) {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         let Some(connection) = state
@@ -467,12 +483,23 @@ impl<T: ShmMessage> Subscriber<T> {
         }
         connection.borrowed = connection.borrowed.saturating_sub(1);
         self.return_deferred(state);
-        state.deferred = Some((publisher_slot, publisher_epoch, index));
+        state.deferred = Some(Deferred {
+            publisher_slot,
+            publisher_epoch,
+            index,
+            _region: region,
+        });
     }
 
     /// Pushes the deferred chunk into its publisher's return queue.
     fn return_deferred(&self, state: &mut State) {
-        let Some((publisher_slot, publisher_epoch, index)) = state.deferred.take() else {
+        let Some(Deferred {
+            publisher_slot,
+            publisher_epoch,
+            index,
+            ..
+        }) = state.deferred.take()
+        else {
             return;
         };
         let current = state

@@ -201,6 +201,13 @@ impl<T, R> LoanedPayload<T, R> {
     pub fn into_loan(self) -> Loan {
         self.loan
     }
+
+    /// The token and the handle that kept the mapping alive. A sender drops the handle only
+    /// after publishing: dropping an `Arc` is a locked instruction, which would first wait
+    /// for the payload's stores to reach the other core and so hold up the publication.
+    pub fn into_parts(self) -> (Loan, R) {
+        (self.loan, self._region)
+    }
 }
 
 /// How a loaned payload becomes a `T` without being written as a whole.
@@ -688,6 +695,15 @@ impl<T, R> std::ops::Deref for HeldPayload<T, R> {
 // SAFETY: a shared, read-only view; sending it to another thread is like sending `&T`,
 // which needs `T: Sync`; `R` keeps the mapping and must be `Send`.
 unsafe impl<T: Sync, R: Send> Send for HeldPayload<T, R> {}
+
+impl<T, R> HeldPayload<T, R> {
+    /// Gives up the payload, keeping the handle that keeps the mapping alive (a reader that
+    /// lets go of a sample drops it later, off the path of what it does next, for the reason
+    /// [`LoanedPayload::into_parts`] gives).
+    pub fn into_region(self) -> R {
+        self._region
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
