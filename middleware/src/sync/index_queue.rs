@@ -415,7 +415,18 @@ impl<R: Region> IndexQueueProducer<R> {
         q.slot(tail).store(index, Ordering::Relaxed);
         // SYNC(release): pairs with the consumer's acquire load of `tail` in `pop`: the slot
         // store above is visible to a consumer that sees the new `tail`.
-        q.tail().store(tail.wrapping_add(1), Ordering::Release);
+        let tail = tail.wrapping_add(1);
+        q.tail().store(tail, Ordering::Release);
+        // If the cached `head` now says full, read the real one at once: the load (a cache
+        // miss, the consumer wrote it) then overlaps with whatever the caller does next
+        // instead of stalling the next push before its stores.
+        if tail.wrapping_sub(head) >= u64::from(q.capacity) {
+            // SYNC(acquire): as above.
+            let now = header.head.0.load(Ordering::Acquire);
+            if q.check(now, tail).is_ok() {
+                self.cached_head = now;
+            }
+        }
         Ok(pushed)
     }
 
