@@ -366,10 +366,14 @@ impl<R: Region> IndexQueueProducer<R> {
         // Only the producer writes `tail`, so our own last store is the current value.
         let tail = q.tail().load(Ordering::Relaxed);
         let mut head = self.cached_head;
-        if !q
-            .check(head, tail)
-            .is_ok_and(|used| used < u64::from(q.capacity))
-        {
+        // A cached `head` that says full is read again, except when overwriting: the CAS
+        // below then checks it anyway (and, failing, yields the current one), and the load
+        // would be a second cache miss per push on a saturated queue.
+        let reload = match q.check(head, tail) {
+            Ok(used) => used >= u64::from(q.capacity) && overflow == Overflow::Reject,
+            Err(_) => true,
+        };
+        if reload {
             // SYNC(acquire): pairs with the consumer's release CAS on `head` in `pop`: the
             // consumer's read of every slot before `head` happens-before our rewrite of it.
             // A cached value came from such a load too, and a slot below an older `head`
