@@ -330,6 +330,8 @@ impl<T: ShmMessage> Subscriber<T> {
         let Ok(mut state) = self.state.try_borrow_mut() else {
             return false;
         };
+        // A wait set looks here before it sleeps: the deferred chunk goes back first.
+        self.return_deferred(&mut state);
         self.refresh(&mut state);
         Self::queued(&state)
     }
