@@ -213,17 +213,16 @@ impl<T: ShmMessage> Subscriber<T> {
         let publishers = state.connections.len();
         let max = self.service.qos(self.ch).max_borrowed;
         let mut limited = false;
+        // Round robin from `next`, without a division per step.
+        let wrap = |i: usize| if i >= publishers { i - publishers } else { i };
         for k in 0..publishers {
-            let p = (state.next + k) % publishers;
+            let p = wrap(state.next + k);
             let Some(connection) = state.connections[p].as_mut() else {
                 continue;
             };
             let queue = &mut state.delivers[p];
-            if queue.is_empty() {
-                continue;
-            }
             if connection.borrowed >= max {
-                limited = true;
+                limited |= !queue.is_empty();
                 continue;
             }
             loop {
@@ -236,7 +235,6 @@ impl<T: ShmMessage> Subscriber<T> {
                         break;
                     }
                 };
-                state.missed = state.missed.saturating_add(queue.take_overflows());
                 let entry = Entry::decode(raw);
                 if entry.publisher_epoch != tag(connection.epoch)
                     || entry.subscriber_epoch != tag(self.claim.epoch)
@@ -261,7 +259,7 @@ impl<T: ShmMessage> Subscriber<T> {
                 match held {
                     Ok(payload) => {
                         connection.borrowed += 1;
-                        state.next = (p + 1) % publishers;
+                        state.next = wrap(p + 1);
                         return Ok(Some(Held {
                             payload,
                             header,
