@@ -426,8 +426,7 @@ impl<T: ShmMessage> Publisher<T> {
                 unreturned: 0,
             };
             // History for the late joiner, oldest first.
-            let history: Vec<u32> = state.history.iter().copied().collect();
-            for index in history {
+            for &index in &state.history {
                 let entry = self.entry(index, info.epoch);
                 if !state.store.add_holders(index, bit) {
                     continue;
@@ -582,9 +581,8 @@ impl<T: ShmMessage> Publisher<T> {
                 correlation,
             },
         );
-        let readers = chosen;
         let keep = qos.history > 0;
-        let index = state.store.share(loan, readers, keep)?;
+        let index = state.store.share(loan, chosen, keep)?;
         if keep {
             state.history.push_back(index);
             if state.history.len() > qos.history as usize
@@ -593,6 +591,10 @@ impl<T: ShmMessage> Publisher<T> {
                 state.store.release(old, OWNER_BIT)?;
             }
         }
+        let policy = match qos.overflow {
+            OverflowPolicy::OverwriteOldest => Overflow::OverwriteOldest,
+            _ => Overflow::Reject,
+        };
         let mut delivered = 0;
         let mut undelivered = 0;
         let mut to = None;
@@ -607,16 +609,7 @@ impl<T: ShmMessage> Publisher<T> {
             let Some(connection) = state.connections[s].as_mut() else {
                 continue;
             };
-            let entry = Entry {
-                index: index as u16,
-                publisher_epoch: tag(self.claim.epoch),
-                subscriber_epoch: tag(connection.epoch),
-            }
-            .encode();
-            let policy = match qos.overflow {
-                OverflowPolicy::OverwriteOldest => Overflow::OverwriteOldest,
-                _ => Overflow::Reject,
-            };
+            let entry = self.entry(index, connection.epoch);
             let mut pushed = connection.deliver.push(entry, policy);
             if qos.overflow == OverflowPolicy::Block
                 && matches!(pushed, Err(PushError::Full { .. }))

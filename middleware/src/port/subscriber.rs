@@ -211,7 +211,8 @@ impl<T: ShmMessage> Subscriber<T> {
         self.return_deferred(state);
         self.refresh(state);
         let publishers = state.connections.len();
-        let max = self.service.qos(self.ch).max_borrowed;
+        let qos = self.service.qos(self.ch);
+        let (max, blocking) = (qos.max_borrowed, qos.overflow == OverflowPolicy::Block);
         let mut limited = false;
         // Round robin from `next`, without a division per step.
         let wrap = |i: usize| if i >= publishers { i - publishers } else { i };
@@ -241,23 +242,26 @@ impl<T: ShmMessage> Subscriber<T> {
                 {
                     continue; // left over from a previous occupant of either slot
                 }
-                if self.service.qos(self.ch).overflow == OverflowPolicy::Block
-                    && let Some(event) = &connection.event
-                {
+                if blocking && let Some(event) = &connection.event {
                     let _ = event.notify();
                 }
                 let index = u32::from(entry.index);
-                let header = connection.reader.header(index).unwrap_or_default();
-                let held = if header.origin == connection.port {
-                    connection.reader.hold::<T>(index)
-                } else {
-                    Err(HoldError::OutOfRange {
+                let held = match connection.reader.header(index) {
+                    None => Err(HoldError::OutOfRange {
                         index,
                         count: connection.reader.layout().count,
-                    })
+                    }),
+                    Some(header) if header.origin != connection.port => {
+                        Err(HoldError::ForeignChunk {
+                            index,
+                            found: header.origin,
+                            expected: connection.port,
+                        })
+                    }
+                    Some(header) => connection.reader.hold::<T>(index).map(|p| (p, header)),
                 };
                 match held {
-                    Ok(payload) => {
+                    Ok((payload, header)) => {
                         connection.borrowed += 1;
                         state.next = wrap(p + 1);
                         return Ok(Some(Held {

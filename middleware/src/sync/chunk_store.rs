@@ -659,6 +659,18 @@ pub enum HoldError {
         /// Chunks in the segment.
         count: u32,
     },
+    /// The chunk's header names another publisher than the one whose queue held its index.
+    #[error(
+        "chunk {index} carries publisher id {found:016x}, not {expected:016x}; the publisher's segment or queue entry is corrupted"
+    )]
+    ForeignChunk {
+        /// The index.
+        index: u32,
+        /// The publisher id in the chunk's header.
+        found: u64,
+        /// The id of the publisher the queue belongs to.
+        expected: u64,
+    },
     /// The chunk's payload is smaller than a `T`.
     #[error(
         "a {size}-byte message does not fit the {payload_size}-byte payload of the publisher's chunks"

@@ -374,11 +374,7 @@ impl<R: Region> IndexQueueProducer<R> {
             Err(_) => true,
         };
         if reload {
-            // SYNC(acquire): pairs with the consumer's release CAS on `head` in `pop`: the
-            // consumer's read of every slot before `head` happens-before our rewrite of it.
-            // A cached value came from such a load too, and a slot below an older `head`
-            // was read earlier still.
-            head = header.head.0.load(Ordering::Acquire);
+            head = Self::load_head(q, &mut self.cached_head, tail);
         }
         let mut pushed = Pushed::Stored;
         loop {
@@ -425,13 +421,23 @@ impl<R: Region> IndexQueueProducer<R> {
         // miss, the consumer wrote it) then overlaps with whatever the caller does next
         // instead of stalling the next push before its stores.
         if tail.wrapping_sub(head) >= u64::from(q.capacity) {
-            // SYNC(acquire): as above.
-            let now = header.head.0.load(Ordering::Acquire);
-            if q.check(now, tail).is_ok() {
-                self.cached_head = now;
-            }
+            Self::load_head(q, &mut self.cached_head, tail);
         }
         Ok(pushed)
+    }
+
+    /// Reads the consumer's `head` (a cache miss when it moved) and caches it if it is
+    /// consistent with `tail`; returns what it read.
+    fn load_head(q: &Queue<R>, cached_head: &mut u64, tail: u64) -> u64 {
+        // SYNC(acquire): pairs with the consumer's release CAS on `head` in `pop`: the
+        // consumer's read of every slot before `head` happens-before our rewrite of it. A
+        // cached value came from such a load too, and a slot below an older `head` was
+        // read earlier still.
+        let head = q.header().head.0.load(Ordering::Acquire);
+        if q.check(head, tail).is_ok() {
+            *cached_head = head;
+        }
+        head
     }
 
     /// Number of entries displaced by overwrite since creation or the consumer's last
@@ -451,22 +457,13 @@ impl<R: Region> IndexQueueProducer<R> {
     #[inline]
     pub fn has_room(&mut self) -> bool {
         let q = &self.queue;
-        let header = q.header();
         // Only the producer writes `tail`, so our own last store is the current value.
         let tail = q.tail().load(Ordering::Relaxed);
         let room = |head: u64| {
             q.check(head, tail)
                 .is_ok_and(|used| used < u64::from(q.capacity))
         };
-        if room(self.cached_head) {
-            return true;
-        }
-        // SYNC(acquire): as in `push`.
-        let head = header.head.0.load(Ordering::Acquire);
-        if q.check(head, tail).is_ok() {
-            self.cached_head = head;
-        }
-        room(head)
+        room(self.cached_head) || room(Self::load_head(q, &mut self.cached_head, tail))
     }
 
     /// Whether the queue is empty (a snapshot).
