@@ -51,9 +51,13 @@
 //! chunk index (`Entry`), so an entry left over from a previous occupant of either slot is
 //! recognised and dropped instead of being read as a chunk of the new publisher.
 
+use std::sync::Arc;
+
+use crate::os::mmap::Mapping;
 use crate::service::qos::{PubSubQos, RequestResponseQos};
 use crate::sync::index_queue;
 use crate::sync::layout::align_up;
+use crate::sync::view::View;
 
 /// Version of this layout (and of the index queues in it: v3 put the slots in `tail`'s line);
 /// services of another version are refused on open.
@@ -112,6 +116,105 @@ pub(crate) const STATE_READY: u64 = 1;
 pub(crate) const STATE_DRAINING: u64 = 2;
 pub(crate) const PATTERN_PUBSUB: u64 = 1;
 pub(crate) const PATTERN_REQUEST_RESPONSE: u64 = 2;
+
+/// The pattern's part of object and file names: `rr` for request-response, `ps` for
+/// publish-subscribe.
+pub(crate) fn pattern_suffix(pattern: u64) -> &'static str {
+    if pattern == PATTERN_REQUEST_RESPONSE {
+        "rr"
+    } else {
+        "ps"
+    }
+}
+
+/// The geometry of a service of `pattern` whose QoS words are `words`; `None` if they are
+/// out of range (or the pattern is unknown).
+pub(crate) fn geometry_of(pattern: u64, words: [u64; QOS_WORDS]) -> Option<Geometry> {
+    match pattern {
+        PATTERN_PUBSUB => PubSubQos::from_words(words).map(Geometry::pubsub),
+        PATTERN_REQUEST_RESPONSE => {
+            RequestResponseQos::from_words(words).map(Geometry::request_response)
+        }
+        _ => None,
+    }
+}
+
+/// Why a service object's static part cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StaticFault {
+    /// Not `READY`: its creator is at work or died before finishing.
+    NotReady,
+    /// Not a shmbus service object.
+    Magic,
+    /// Written by another version of this layout.
+    Abi(u64),
+    /// Of another pattern than expected.
+    Pattern(u64),
+    /// QoS words out of range.
+    Qos([u64; QOS_WORDS]),
+    /// Smaller than its QoS needs.
+    TooSmall { len: usize, needs: usize },
+}
+
+/// The static part of a service object, checked as far as every reader needs it before
+/// trusting an offset: state, magic, ABI version, pattern, QoS ranges, and a size that fits
+/// the geometry computed from them. Openers compare names and types on top.
+pub(crate) struct StaticPart {
+    header: View<Arc<Mapping>>,
+    /// The stored QoS words.
+    pub(crate) qos: [u64; QOS_WORDS],
+    /// The geometry they give.
+    pub(crate) geometry: Geometry,
+}
+
+impl StaticPart {
+    /// Reads and checks the static part of a mapped service object of `pattern`.
+    pub(crate) fn read(mapping: &Arc<Mapping>, pattern: u64) -> Result<Self, StaticFault> {
+        // Shorter than a header: its creator died before sizing it.
+        let header =
+            View::new(mapping.clone(), 0, HEADER_SIZE).map_err(|_| StaticFault::NotReady)?;
+        let word = |w: usize| header.load_u64(8 * w).unwrap_or(0);
+        if word(W_STATE) != STATE_READY {
+            return Err(StaticFault::NotReady);
+        }
+        if word(W_MAGIC) != MAGIC {
+            return Err(StaticFault::Magic);
+        }
+        if word(W_ABI) != SHM_ABI_VERSION {
+            return Err(StaticFault::Abi(word(W_ABI)));
+        }
+        if word(W_PATTERN) != pattern {
+            return Err(StaticFault::Pattern(word(W_PATTERN)));
+        }
+        let qos: [u64; QOS_WORDS] = std::array::from_fn(|i| word(W_QOS + i));
+        let geometry = geometry_of(pattern, qos).ok_or(StaticFault::Qos(qos))?;
+        if mapping.len() < geometry.total {
+            return Err(StaticFault::TooSmall {
+                len: mapping.len(),
+                needs: geometry.total,
+            });
+        }
+        Ok(Self {
+            header,
+            qos,
+            geometry,
+        })
+    }
+
+    /// Header word `w` (0 if unreadable).
+    pub(crate) fn word(&self, w: usize) -> u64 {
+        self.header.load_u64(8 * w).unwrap_or(0)
+    }
+
+    /// The text of at most `max` bytes at `at` whose length is header word `len_word`
+    /// (invalid UTF-8 replaced).
+    pub(crate) fn text(&self, at: usize, len_word: usize, max: usize) -> String {
+        let n = usize::try_from(self.word(len_word))
+            .unwrap_or(usize::MAX)
+            .min(max);
+        String::from_utf8_lossy(&self.header.read_bytes(at, n).unwrap_or_default()).into_owned()
+    }
+}
 
 /// Byte offsets inside a port slot.
 pub(crate) const SLOT_SIZE: usize = 64;

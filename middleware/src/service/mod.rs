@@ -100,14 +100,10 @@ pub(crate) struct Spec<'a> {
     pub(crate) pattern: u64,
     /// `"publish-subscribe"` or `"request-response"`, for messages.
     pub(crate) label: &'static str,
-    /// `"ps"` or `"rr"`, in object and file names.
-    pub(crate) suffix: &'static str,
     /// The types the service carries, with their role (`"message"`, `"request"`, ...).
     pub(crate) types: &'a [(&'static str, &'static TypeDescriptor)],
     /// The QoS words a creator writes.
     pub(crate) qos_words: [u64; QOS_WORDS],
-    /// The geometry for stored QoS words, `None` if they are out of range.
-    pub(crate) geometry: fn([u64; QOS_WORDS]) -> Option<Geometry>,
     /// Whether the opener's explicit requests are satisfied by the stored QoS words.
     pub(crate) check_offered: CheckOffered<'a>,
     /// Who may use the objects.
@@ -130,11 +126,11 @@ pub(crate) fn open_service(
         name: name.to_string(),
         source,
     };
-    let shm_name = ShmName::new(format!("/{}{}.{id:016x}", config.shm_prefix(), spec.suffix))
-        .map_err(|e| os(e.into()))?;
+    let suffix = pattern_suffix(spec.pattern);
+    let shm_name = ShmName::new(object_name(&config, suffix, id)).map_err(|e| os(e.into()))?;
     let dir = config.domain_dir().join("services");
     lock::create_runtime_dir(&dir, config.permissions()).map_err(|e| os(e.into()))?;
-    let lock_path = dir.join(format!("{id:016x}.{}.lock", spec.suffix));
+    let lock_path = dir.join(lock_file_name(suffix, id));
     let lock = acquire_lock(&lock_path, spec.lock_timeout, name, config.permissions())?;
     let opener = Opener {
         node,
@@ -213,7 +209,11 @@ impl Opener<'_> {
                         // nobody else is creating it. Remove it and start over.
                         tracing::warn!(service = %name, "removing a half-created service left by a dead creator");
                         let _ = shm::unlink(self.shm_name);
-                        remove_segments(self.node.config(), self.spec.suffix, self.id);
+                        remove_segments(
+                            self.node.config(),
+                            pattern_suffix(self.spec.pattern),
+                            self.id,
+                        );
                         self.create_object().map(|(m, g)| (m, g, true))?
                     }
                 }
@@ -252,7 +252,7 @@ impl Opener<'_> {
     /// Creates, sizes, maps and initialises the object; marks it ready last.
     fn create_object(&self) -> Result<(Arc<Mapping>, Geometry), ServiceError> {
         let spec = self.spec;
-        let geometry = (spec.geometry)(spec.qos_words)
+        let geometry = geometry_of(spec.pattern, spec.qos_words)
             .ok_or_else(|| self.corrupted("the QoS to create it with are out of range".into()))?;
         let shm =
             SharedMemory::create(self.shm_name, spec.permissions).map_err(|e| self.os(e.into()))?;
@@ -336,32 +336,29 @@ impl Opener<'_> {
         let len = usize::try_from(len).map_err(|_| self.corrupted(format!("size {len}")))?;
         let mapping =
             Arc::new(Mapping::new(shm, len, Protection::ReadWrite).map_err(|e| self.os(e.into()))?);
-        let header = View::new(mapping.clone(), 0, HEADER_SIZE).map_err(|e| self.os(e.into()))?;
-        let word = |w: usize| header.load_u64(8 * w).unwrap_or(0);
-        if word(W_STATE) != STATE_READY {
-            return Ok(None);
-        }
-        if word(W_MAGIC) != MAGIC {
-            return Err(self.corrupted("wrong magic number".into()));
-        }
-        if word(W_ABI) != SHM_ABI_VERSION {
-            return Err(ServiceError::AbiMismatch {
-                name: name.to_string(),
-                found: word(W_ABI),
-                expected: SHM_ABI_VERSION,
-            });
-        }
-        if word(W_PATTERN) != spec.pattern {
-            return Err(self.corrupted(format!(
-                "pattern {} instead of {}",
-                word(W_PATTERN),
-                spec.label
-            )));
-        }
-        let text = |at: usize, w: usize, max: usize| {
-            let n = usize::try_from(word(w)).unwrap_or(usize::MAX).min(max);
-            String::from_utf8_lossy(&header.read_bytes(at, n).unwrap_or_default()).into_owned()
+        let stored = match StaticPart::read(&mapping, spec.pattern) {
+            Ok(stored) => stored,
+            Err(StaticFault::NotReady) => return Ok(None),
+            Err(StaticFault::Magic) => return Err(self.corrupted("wrong magic number".into())),
+            Err(StaticFault::Abi(found)) => {
+                return Err(ServiceError::AbiMismatch {
+                    name: name.to_string(),
+                    found,
+                    expected: SHM_ABI_VERSION,
+                });
+            }
+            Err(StaticFault::Pattern(found)) => {
+                return Err(self.corrupted(format!("pattern {found} instead of {}", spec.label)));
+            }
+            Err(StaticFault::Qos(words)) => {
+                return Err(self.corrupted(format!("QoS words {words:?} out of range")));
+            }
+            Err(StaticFault::TooSmall { len, needs }) => {
+                return Err(self.corrupted(format!("object is {len} bytes, its QoS needs {needs}")));
+            }
         };
+        let word = |w: usize| stored.word(w);
+        let text = |at: usize, w: usize, max: usize| stored.text(at, w, max);
         let stored_name = text(NAME_AT, W_NAME_LEN, 255);
         if stored_name != name.as_str() {
             return Err(ServiceError::HashCollision {
@@ -403,21 +400,8 @@ impl Opener<'_> {
                 theirs_rendered: indent(theirs_listing.trim_end()),
             })));
         }
-        let mut offered = [0u64; QOS_WORDS];
-        for (i, w) in offered.iter_mut().enumerate() {
-            *w = word(W_QOS + i);
-        }
-        let geometry = (spec.geometry)(offered)
-            .ok_or_else(|| self.corrupted(format!("QoS words {offered:?} out of range")))?;
-        (spec.check_offered)(name.as_str(), offered)?;
-        if mapping.len() < geometry.total {
-            return Err(self.corrupted(format!(
-                "object is {} bytes, its QoS needs {}",
-                mapping.len(),
-                geometry.total
-            )));
-        }
-        Ok(Some((mapping, geometry)))
+        (spec.check_offered)(name.as_str(), stored.qos)?;
+        Ok(Some((mapping, stored.geometry)))
     }
 }
 
@@ -426,6 +410,17 @@ impl Opener<'_> {
 /// its service exactly.
 fn segments_prefix(config: &crate::Config, suffix: &str, id: u64) -> String {
     format!("/{}d.{suffix}.{id:016x}.", config.shm_prefix())
+}
+
+/// The name of the service object with suffix `suffix` (`ps` or `rr`) and id `id`:
+/// `/<prefix>.<domain>.<suffix>.<id>`.
+fn object_name(config: &crate::Config, suffix: &str, id: u64) -> String {
+    format!("/{}{suffix}.{id:016x}", config.shm_prefix())
+}
+
+/// The file name of the service lock (in the domain's `services` folder).
+fn lock_file_name(suffix: &str, id: u64) -> String {
+    format!("{id:016x}.{suffix}.lock")
 }
 
 /// Removes every data segment of a service (it is going away, under its lock). Readers

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::layout::{Geometry, PATTERN_PUBSUB, QOS_WORDS};
+use super::layout::{PATTERN_PUBSUB, QOS_WORDS};
 use super::qos::{self, OverflowPolicy, PubSubQos, QosError};
 use super::{Mode, ServiceError, ServiceInner, ServiceName, ServiceNameError, Spec};
 use crate::message::ShmMessage;
@@ -127,10 +127,8 @@ impl<T: ShmMessage> PubSubServiceBuilder<T> {
         let spec = Spec {
             pattern: PATTERN_PUBSUB,
             label: "publish-subscribe",
-            suffix: "ps",
             types: &[("message", T::DESCRIPTOR)],
             qos_words: self.qos.words(),
-            geometry: |words| PubSubQos::from_words(words).map(Geometry::pubsub),
             check_offered: &check_offered,
             permissions: self.permissions,
             lock_timeout: self.lock_timeout,

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::layout::{Geometry, PATTERN_REQUEST_RESPONSE, QOS_WORDS};
+use super::layout::{PATTERN_REQUEST_RESPONSE, QOS_WORDS};
 use super::qos::{self, QosError, RequestResponseQos};
 use super::{Mode, ServiceError, ServiceInner, ServiceName, ServiceNameError, Spec};
 use crate::message::ShmMessage;
@@ -118,10 +118,8 @@ impl<Req: ShmMessage, Res: ShmMessage> RequestResponseServiceBuilder<Req, Res> {
         let spec = Spec {
             pattern: PATTERN_REQUEST_RESPONSE,
             label: "request-response",
-            suffix: "rr",
             types: &[("request", Req::DESCRIPTOR), ("response", Res::DESCRIPTOR)],
             qos_words: self.qos.words(),
-            geometry: |words| RequestResponseQos::from_words(words).map(Geometry::request_response),
             check_offered: &check_offered,
             permissions: self.permissions,
             lock_timeout: self.lock_timeout,

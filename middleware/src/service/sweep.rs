@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::layout::*;
-use super::qos::{PubSubQos, RequestResponseQos};
-use super::{OsError, Registry, ServiceError, ServiceName, acquire_lock, remove_segments};
+use super::{
+    OsError, Registry, ServiceError, ServiceName, acquire_lock, lock_file_name, object_name,
+    remove_segments,
+};
 use crate::node::Node;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::shm::{self, Access, SharedMemory, ShmName, ShmOpenError};
@@ -26,11 +28,7 @@ pub(crate) struct ServiceKey {
 
 impl ServiceKey {
     fn suffix(self) -> &'static str {
-        if self.pattern == PATTERN_REQUEST_RESPONSE {
-            "rr"
-        } else {
-            "ps"
-        }
+        pattern_suffix(self.pattern)
     }
 }
 
@@ -110,19 +108,14 @@ pub(crate) fn sweep(
         source,
     };
     let dir = config.domain_dir().join("services");
-    let lock_path = dir.join(format!("{:016x}.{}.lock", key.id, key.suffix()));
+    let lock_path = dir.join(lock_file_name(key.suffix(), key.id));
     let lock = match acquire_lock(&lock_path, lock_timeout, &label, config.permissions()) {
         Ok(lock) => lock,
         Err(ServiceError::LockTimeout { .. }) => return Ok(Swept::Busy),
         Err(e) => return Err(e),
     };
-    let shm_name = ShmName::new(format!(
-        "/{}{}.{:016x}",
-        config.shm_prefix(),
-        key.suffix(),
-        key.id
-    ))
-    .map_err(|e| os(e.into()))?;
+    let shm_name =
+        ShmName::new(object_name(config, key.suffix(), key.id)).map_err(|e| os(e.into()))?;
     let remove_all = |lock: crate::os::lock::LockFile, dead: usize| {
         let mut objects =
             shm::list(&super::segments_prefix(config, key.suffix(), key.id)).map_or(0, |l| l.len());
@@ -153,34 +146,14 @@ pub(crate) fn sweep(
     }
     let mapping =
         Arc::new(Mapping::new(&shm, len, Protection::ReadWrite).map_err(|e| os(e.into()))?);
-    let header = View::new(mapping.clone(), 0, HEADER_SIZE).map_err(|e| os(e.into()))?;
-    let word = |w: usize| header.load_u64(8 * w).unwrap_or(0);
-    if word(W_STATE) != STATE_READY {
+    let stored = match StaticPart::read(&mapping, key.pattern) {
+        Ok(stored) => stored,
         // Half-created by a creator that died (we hold the lock).
-        return Ok(remove_all(lock, 0));
-    }
-    if word(W_MAGIC) != MAGIC || word(W_ABI) != SHM_ABI_VERSION || word(W_PATTERN) != key.pattern {
-        return Ok(Swept::Foreign);
-    }
-    let mut qos = [0u64; QOS_WORDS];
-    for (i, w) in qos.iter_mut().enumerate() {
-        *w = word(W_QOS + i);
-    }
-    let geometry = if key.pattern == PATTERN_PUBSUB {
-        PubSubQos::from_words(qos).map(Geometry::pubsub)
-    } else {
-        RequestResponseQos::from_words(qos).map(Geometry::request_response)
+        Err(StaticFault::NotReady) => return Ok(remove_all(lock, 0)),
+        Err(_) => return Ok(Swept::Foreign),
     };
-    let Some(geometry) = geometry.filter(|g| g.total <= len) else {
-        return Ok(Swept::Foreign);
-    };
-    let name_len = usize::try_from(word(W_NAME_LEN)).unwrap_or(0).min(255);
-    let name = header
-        .read_bytes(NAME_AT, name_len)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|n| ServiceName::new(&n).ok())
-        .unwrap_or(label.clone());
+    let geometry = stored.geometry;
+    let name = ServiceName::new(stored.text(NAME_AT, W_NAME_LEN, 255)).unwrap_or(label.clone());
     let view = View::new(mapping.clone(), 0, geometry.total).map_err(|e| os(e.into()))?;
     let registry = Registry::new(
         node.clone(),
