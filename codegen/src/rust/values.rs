@@ -151,7 +151,8 @@ pub(crate) fn string_literal(v: &ConstValue) -> Option<TokenStream> {
 
 /// The value as the initializer of a field of type `ty` in a `Default` impl: a constant
 /// expression, or for strings a checked conversion (the front end checked the length
-/// against the bound, so the fallback to empty is never taken).
+/// against the bound, so the fallback to empty is never taken). A wide string is a
+/// `FixedVec<u16, N>`: its default is the text's UTF-16 units.
 pub(crate) fn default_expr(
     cx: &Context<'_>,
     scope: ModuleId,
@@ -159,11 +160,14 @@ pub(crate) fn default_expr(
     v: &ConstValue,
 ) -> Option<TokenStream> {
     if let (Type::String(s), ConstValue::String(text)) = (cx.hir.resolve_alias(ty), v) {
-        if s.wide || text.len() > s.bound as usize {
-            return None;
-        }
+        let value = if s.wide {
+            let units = text.encode_utf16().map(Literal::u16_suffixed);
+            quote!(&[#(#units),*][..])
+        } else {
+            quote!(#text)
+        };
         return Some(quote! {
-            ::core::result::Result::unwrap_or_default(::core::convert::TryFrom::try_from(#text))
+            ::core::result::Result::unwrap_or_default(::core::convert::TryFrom::try_from(#value))
         });
     }
     const_expr(cx, scope, ty, v)

@@ -167,8 +167,10 @@ impl<'a> Sema<'a> {
                 let value = self.enumerator_value(decl, index)?;
                 if matches!(self.decl(decl).kind, DeclKind::Bitmask(_)) {
                     // A flag stands for its bit.
-                    return Some(Val::Int(i128::from(value)));
+                    return Some(Val::Int(value));
                 }
+                // An enumerator's value is an i64 (checked when the enum was lowered).
+                let value = i64::try_from(value).ok()?;
                 Some(Val::Enum { decl, index, value })
             }
             Symbol::Decl(d) => {

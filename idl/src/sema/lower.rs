@@ -1098,15 +1098,15 @@ impl<'a> Sema<'a> {
         })
     }
 
-    /// The value of enumerator `index` of enum `d` (for a bitmask: its bit, `1 << position`).
-    pub(crate) fn enumerator_value(&mut self, d: DeclId, index: usize) -> Option<i64> {
+    /// The value of enumerator `index` of enum `d` (for a bitmask: its bit, `1 << position`,
+    /// which for position 63 is beyond `i64`).
+    pub(crate) fn enumerator_value(&mut self, d: DeclId, index: usize) -> Option<i128> {
         self.ensure_lowered(d);
         match &self.lowered[d.0 as usize] {
-            State::Done(ItemKind::Enum(e)) => e.enumerators.get(index).map(|x| x.value),
-            State::Done(ItemKind::Bitmask(b)) => b
-                .flags
-                .get(index)
-                .map(|f| i64::try_from(1u64 << f.position.min(63)).unwrap_or(i64::MIN)),
+            State::Done(ItemKind::Enum(e)) => e.enumerators.get(index).map(|x| i128::from(x.value)),
+            State::Done(ItemKind::Bitmask(b)) => {
+                b.flags.get(index).map(|f| 1i128 << f.position.min(63))
+            }
             _ => None,
         }
     }

@@ -323,6 +323,16 @@ fn enums_bitmasks_bitsets() {
     );
     assert_eq!((bs.total_bits, bs.storage), (18, IntRepr::U32));
     assert_eq!(bits.layout, Some(Layout::new(4, 4)));
+    // The flag at bit 63 stands for 2^63, beyond i64 (it used to become i64::MIN and be
+    // rejected as out of range).
+    let hir = ok("@bit_bound(64) bitmask Top { F0, @position(63) F63 };
+        const unsigned long long TOP = F63;
+        const unsigned long long BOTH = F0 | F63;");
+    assert_eq!(const_value(&hir, "TOP"), ConstValue::Int(1i128 << 63));
+    assert_eq!(
+        const_value(&hir, "BOTH"),
+        ConstValue::Int((1i128 << 63) | 1)
+    );
     assert_eq!(codes("@bit_bound(100) enum E { A };"), ["E-ANNOTATION"]);
     assert_eq!(
         codes("enum E { @value(1) A, @value(1) B };"),
