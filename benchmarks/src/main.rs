@@ -435,7 +435,6 @@ fn run_ping_pong(
     let mut report = Report {
         name,
         unit,
-        higher_is_better: false,
         rows: Vec::new(),
     };
     let transports: Vec<Transport> = transports
@@ -629,7 +628,6 @@ fn throughput(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
     let mut report = Report {
         name: "throughput",
         unit: "msg/s received",
-        higher_is_better: true,
         rows: Vec::new(),
     };
     for mode in [Mode::Lossless, Mode::Overwrite] {
@@ -733,7 +731,6 @@ fn footprint(ctx: &Ctx, _: &Opts) -> Result<Report, Error> {
     let mut report = Report {
         name: "footprint",
         unit: "count or bytes",
-        higher_is_better: false,
         rows: Vec::new(),
     };
     for t in [Transport::Shmbus, Transport::Iceoryx2] {
@@ -833,7 +830,6 @@ fn scale(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
     let mut report = Report {
         name: "scale",
         unit: "ms",
-        higher_is_better: false,
         rows: Vec::new(),
     };
     let cases = [

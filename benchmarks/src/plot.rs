@@ -195,7 +195,6 @@ pub fn read_csv(path: &Path, name: &'static str) -> Result<Report, Error> {
     let mut report = Report {
         name,
         unit: "",
-        higher_is_better: name == "throughput",
         rows: Vec::new(),
     };
     for line in text.lines().skip(1) {

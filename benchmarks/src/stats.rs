@@ -50,8 +50,6 @@ pub struct Report {
     pub name: &'static str,
     /// What the numbers are ("one-way latency", "messages/s" ...).
     pub unit: &'static str,
-    /// Whether larger is better (throughput).
-    pub higher_is_better: bool,
     /// The rows.
     pub rows: Vec<Row>,
 }

@@ -192,3 +192,14 @@ impl Peer {
         let _ = self.child.wait();
     }
 }
+
+impl Drop for Peer {
+    /// A test that fails before it finished or killed its child must not leave it running
+    /// (several roles sleep for an hour, holding their node and segments).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Request-response between real processes (the `rr-child` binary): many clients and
 //! servers with verified correlation, a long stream, and death on either side (SIGKILL).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shmbus::port::ResponseError;
 use shmbus::{Node, RequestResponseService, Service};
@@ -118,13 +118,11 @@ fn a_server_killed_mid_call_is_an_error_not_a_hang() {
         let pending = client.send_copy(&ask).unwrap();
         assert_eq!(hang.line(), "holding");
         hang.kill();
-        let start_wait = Instant::now();
+        // An error, not a timeout (which would be `Ok(None)`): the liveness probe noticed.
         let err = pending
             .receive_timeout(Duration::from_secs(120))
             .unwrap_err();
         assert!(matches!(err, ResponseError::ServerGone), "{err}");
-        // Bounded by the liveness slice, not by the timeout (generous: a loaded machine).
-        assert!(start_wait.elapsed() < Duration::from_secs(60));
         drop(pending);
         // The dead server's node is cleaned up and the request chunk comes back.
         assert_eq!(client.free_chunks(), total);
