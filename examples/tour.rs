@@ -164,11 +164,7 @@ fn tour() -> Result<(), Error> {
     rpc(&node, &domain)?;
 
     drop(node);
-    let prefix = config.shm_prefix();
-    let left: Vec<_> = std::fs::read_dir("/dev/shm")?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(&prefix))
-        .collect();
+    let left = config.objects()?;
     let folder = config.domain_dir();
     println!(
         "5. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",

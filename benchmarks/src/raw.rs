@@ -127,34 +127,27 @@ pub fn open_fds() -> usize {
 /// where it was written: `st_blocks`).
 pub fn shm_objects(prefix: &str) -> (usize, u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    let mut n = 0;
-    let mut bytes = 0;
-    let mut allocated = 0;
-    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
-        for e in dir.flatten() {
-            if e.file_name().to_string_lossy().starts_with(prefix) {
-                n += 1;
-                if let Ok(m) = e.metadata() {
-                    bytes += m.len();
-                    allocated += m.blocks() * 512;
-                }
-            }
+    let names = shmbus::os::shm::list(&format!("/{prefix}")).unwrap_or_default();
+    let (mut bytes, mut allocated) = (0, 0);
+    for name in &names {
+        let path = std::path::Path::new(shmbus::os::shm::SHM_DIR).join(name.file_name());
+        if let Ok(m) = std::fs::metadata(path) {
+            bytes += m.len();
+            allocated += m.blocks() * 512;
         }
     }
-    (n, bytes, allocated)
+    (names.len(), bytes, allocated)
 }
 
 /// Removes every object of /dev/shm whose name starts with `prefix` (what a crashed run
 /// left); returns how many there were.
 pub fn remove_shm_objects(prefix: &str) -> usize {
+    let names = shmbus::os::shm::list(&format!("/{prefix}")).unwrap_or_default();
     let mut n = 0;
-    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(prefix) && shm::unlink(name.as_str()).is_ok() {
-                eprintln!("removed a left-over /dev/shm/{name}");
-                n += 1;
-            }
+    for name in names {
+        if shmbus::os::shm::unlink(&name).is_ok() {
+            eprintln!("removed a left-over /dev/shm/{}", name.file_name());
+            n += 1;
         }
     }
     n

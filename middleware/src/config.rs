@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::os::shm::Permissions;
+use crate::os::shm::{self, Permissions, ShmListError, ShmName};
 
 /// Longest domain name, in bytes.
 pub const MAX_DOMAIN_LEN: usize = 64;
@@ -147,6 +147,12 @@ impl Config {
     /// The prefix every shared-memory object of this domain starts with (no leading `/`).
     pub fn shm_prefix(&self) -> String {
         format!("{}.{}.", self.prefix, self.domain)
+    }
+
+    /// The shared-memory objects of this domain that exist now (service objects and data
+    /// segments), sorted: what tools list and tests check is gone.
+    pub fn objects(&self) -> Result<Vec<ShmName>, ShmListError> {
+        shm::list(&format!("/{}", self.shm_prefix()))
     }
 }
 

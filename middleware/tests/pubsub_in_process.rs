@@ -34,6 +34,9 @@ fn samples_flow_in_order_and_nothing_is_left_behind() {
             .unwrap();
         let publisher = service.publisher().create().unwrap();
         let subscriber = service.subscriber().create().unwrap();
+        // The service object and the publisher's segment.
+        let objects = node.config().objects().unwrap();
+        assert_eq!(objects.len(), 2, "{objects:?}");
         for i in 1..=100u64 {
             let mut sample = publisher.loan().unwrap();
             sample.seq = i;

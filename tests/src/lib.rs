@@ -83,14 +83,12 @@ pub fn config(domain: &str, root: &std::path::Path) -> Config {
 /// Names of this configuration's objects left in `/dev/shm`, and its runtime folder if it
 /// is still there (each test has a runtime folder of its own, gone with its last node).
 pub fn leftovers(config: &Config) -> Vec<String> {
-    let prefix = config.shm_prefix();
-    let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with(&prefix))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut found: Vec<String> = config
+        .objects()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.file_name().to_owned())
+        .collect();
     if config.runtime_dir().exists() {
         found.push(config.runtime_dir().display().to_string());
     }

@@ -34,11 +34,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 fn check_modes(config: &Config, root: &Path, gid: u32) -> usize {
     let mut paths = vec![root.to_owned()];
     walk(root, &mut paths);
-    let prefix = config.shm_prefix();
-    for entry in std::fs::read_dir("/dev/shm").unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            paths.push(entry.path());
-        }
+    for name in config.objects().unwrap() {
+        paths.push(Path::new(shmbus::os::shm::SHM_DIR).join(name.file_name()));
     }
     for path in &paths {
         let meta = std::fs::metadata(path).unwrap();

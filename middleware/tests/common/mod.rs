@@ -44,11 +44,12 @@ pub fn node(test: &str) -> TestNode {
 }
 
 pub fn leftovers(node: &Node) -> Vec<String> {
-    let prefix = node.config().shm_prefix();
-    let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
+    let mut found: Vec<String> = node
+        .config()
+        .objects()
         .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(&prefix))
+        .iter()
+        .map(|n| n.file_name().to_owned())
         .collect();
     if let Ok(dir) = std::fs::read_dir(node.config().domain_dir().join("services")) {
         found.extend(dir.filter_map(|e| e.ok()?.file_name().into_string().ok()));
