@@ -120,6 +120,15 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// Fails the test if anything of its domain is left: an object in `/dev/shm` or the
+    /// runtime folder.
+    pub fn assert_clean(&self) {
+        let left = leftovers(&self.config);
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
 impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.root);

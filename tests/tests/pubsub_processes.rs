@@ -67,11 +67,7 @@ fn one_publisher_four_subscribers_lossless() {
             peer.finish();
         }
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -121,7 +117,7 @@ fn overflow_accounting_is_exact_across_processes() {
             peer.finish();
         }
     }
-    assert!(leftovers(&setup.config).is_empty());
+    setup.assert_clean();
 }
 
 #[test]
@@ -153,11 +149,7 @@ fn a_sample_sent_just_before_the_publisher_exits_arrives() {
             }
         );
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -197,11 +189,7 @@ fn eight_processes_open_or_create_one_service() {
     for peer in peers {
         peer.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -238,11 +226,7 @@ fn a_16_mib_sample_crosses_processes_in_place() {
         drop(sample);
         peer.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -310,11 +294,7 @@ fn a_waitset_waits_on_two_services_of_another_process() {
         assert_eq!(peer.line(), format!("ok {N} {N}"));
         peer.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -359,9 +339,5 @@ fn a_late_joiner_in_another_process_gets_the_history() {
         assert_eq!(late.line(), "got 3 4 5 6");
         late.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }

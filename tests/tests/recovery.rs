@@ -36,14 +36,6 @@ fn rr_child(setup: &Setup, role: &str) -> Peer {
     )
 }
 
-fn assert_clean(setup: &Setup) {
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
-}
-
 #[test]
 fn a_dead_publishers_samples_stay_readable_and_it_is_seen_leaving() {
     let setup = Setup::new("rec", "publisher");
@@ -80,7 +72,7 @@ fn a_dead_publishers_samples_stay_readable_and_it_is_seen_leaving() {
         assert!(subscriber.publishers().is_empty());
         assert_eq!(held.seq, 1);
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -124,7 +116,7 @@ fn a_dead_subscribers_chunks_return_and_the_others_keep_receiving() {
             assert_eq!(other.receive().unwrap().unwrap().seq, seq);
         }
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -154,7 +146,7 @@ fn a_dead_clients_responses_are_reclaimed() {
         drop(request);
         assert_eq!(server.free_chunks(), total);
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -184,7 +176,7 @@ fn a_dead_server_is_reported_and_its_request_chunk_returns() {
         drop(pending);
         assert_eq!(client.free_chunks(), total);
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -230,7 +222,7 @@ fn a_cleaner_killed_halfway_leaves_work_the_next_one_finishes() {
             .collect();
         assert!(objects.is_empty(), "{objects:?} after {report:?}");
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -269,7 +261,7 @@ fn exiting_without_dropping_ports_is_a_crash_and_is_cleaned_up() {
         assert!(report.dead_entries_removed >= 1, "{report:?}");
         assert_eq!(publisher.free_chunks(), total);
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }
 
 #[test]
@@ -323,5 +315,5 @@ fn a_lossless_publisher_is_not_held_up_by_a_dead_subscriber() {
             "the dead subscriber is gone"
         );
     }
-    assert_clean(&setup);
+    setup.assert_clean();
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use shmbus::port::ResponseError;
 use shmbus::{Node, RequestResponseService, Service};
-use shmbus_tests::{Answer, Ask, Peer, Setup, leftovers};
+use shmbus_tests::{Answer, Ask, Peer, Setup};
 
 fn start(setup: &Setup, role: &str, n: u64) -> Peer {
     let n = n.to_string();
@@ -56,11 +56,7 @@ fn four_clients_two_servers_every_response_answers_its_request() {
         // Every call was served exactly once, by one of the two servers.
         assert_eq!(served, 4 * CALLS);
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -94,11 +90,7 @@ fn a_stream_of_ten_thousand_arrives_in_order() {
         drop(pending);
         server.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -133,11 +125,7 @@ fn a_server_killed_mid_call_is_an_error_not_a_hang() {
         drop(answer);
         server.finish();
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -212,11 +200,7 @@ fn a_client_killed_mid_stream_does_not_stop_the_server() {
         drop(other);
         assert_eq!(server.free_chunks(), total);
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
 
 #[test]
@@ -244,9 +228,5 @@ fn a_waitset_wakes_up_for_a_pending_response_whose_server_died() {
         assert!(ready.contains(id));
         assert!(matches!(pending.receive(), Err(ResponseError::ServerGone)));
     }
-    assert!(
-        leftovers(&setup.config).is_empty(),
-        "{:?}",
-        leftovers(&setup.config)
-    );
+    setup.assert_clean();
 }
