@@ -47,13 +47,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 use shmbus_idl::hir::{
-    Discriminator, IntRepr, Item, ItemKind, ModuleId, Primitive, Union, UnionCase,
+    ConstValue, Discriminator, Item, ModuleId, Primitive, Type, Union, UnionCase,
 };
 
 use super::names::{self, Namer};
 use super::structs::default_value;
-use super::types::{item_path, primitive, rust_type};
-use super::values::{i128_literal, int_literal};
+use super::types::rust_type;
+use super::values::{const_expr, i128_literal};
 use super::{Context, docs};
 
 pub(crate) fn generate(
@@ -359,34 +359,15 @@ fn setter_discriminator(
 }
 
 fn discriminator_value(cx: &Context<'_>, scope: ModuleId, u: &Union, value: i128) -> TokenStream {
-    let krate = &cx.krate;
-    match u.discriminator_kind {
-        Discriminator::Primitive(Primitive::Boolean) => {
-            if value != 0 {
-                quote!(#krate::Boolean::TRUE)
-            } else {
-                quote!(#krate::Boolean::FALSE)
-            }
-        }
-        Discriminator::Primitive(p) => match p.int_repr() {
-            Some(repr) => int_literal(value, repr),
-            None => {
-                let ty = primitive(cx, p);
-                quote!(<#ty as ::core::default::Default>::default())
-            }
-        },
-        Discriminator::Enum(id) | Discriminator::Bitmask(id) => {
-            let repr = match &cx.hir.item(id).kind {
-                ItemKind::Enum(e) => e.repr,
-                ItemKind::Bitmask(b) => b.repr,
-                _ => IntRepr::U32,
-            };
-            // Built through the enum's own name: a typedef of it cannot construct.
-            let path = item_path(cx, scope, id);
-            let lit = int_literal(value, repr);
-            quote!(#path(#lit))
-        }
-    }
+    // An enum or bitmask is built through its own name: a typedef of it cannot construct.
+    let ty = match u.discriminator_kind {
+        Discriminator::Primitive(p) => Type::Primitive(p),
+        Discriminator::Enum(id) | Discriminator::Bitmask(id) => Type::Named(id),
+    };
+    // Every discriminator kind is an integer, boolean, enum or bitmask, which `const_expr`
+    // always renders; the fallback is never taken.
+    const_expr(cx, scope, &ty, &ConstValue::Int(value))
+        .unwrap_or_else(|| quote!(::core::default::Default::default()))
 }
 
 fn label_text(c: &UnionCase) -> String {

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
-use shmbus_idl::hir::{ConstValue, IntRepr, ItemKind, ModuleId, Primitive, Type};
+use shmbus_idl::hir::{self, ConstValue, IntRepr, ItemKind, ModuleId, Primitive, Type};
 
 use super::Context;
 use super::names;
@@ -87,14 +87,10 @@ pub(crate) fn const_expr(
                 let name = names::ident(&e.enumerators.get(*index)?.name);
                 Some(quote!(#path::#name))
             }
-            (ItemKind::Enum(e), ConstValue::Int(i)) => {
+            (ItemKind::Enum(hir::Enum { repr, .. }), ConstValue::Int(i))
+            | (ItemKind::Bitmask(hir::Bitmask { repr, .. }), ConstValue::Int(i)) => {
                 let path = item_path(cx, scope, *id);
-                let lit = int_literal(*i, e.repr);
-                Some(quote!(#path(#lit)))
-            }
-            (ItemKind::Bitmask(b), ConstValue::Int(i)) => {
-                let path = item_path(cx, scope, *id);
-                let lit = int_literal(*i, b.repr);
+                let lit = int_literal(*i, *repr);
                 Some(quote!(#path(#lit)))
             }
             _ => None,
