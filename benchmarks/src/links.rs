@@ -55,6 +55,43 @@ fn check(got: (u64, u64), want: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// A link whose two directions carry the same messages (pub-sub, sockets and pipes, the
+/// floor): its [`Link`] is `send` and `recv_all` in ping-pong order.
+trait Duplex {
+    /// Sends `seq` to every receiver.
+    fn send(&mut self, seq: u64) -> Result<(), Error>;
+    /// Receives one message from every sender, and its sequence number (they must agree).
+    fn recv_all(&mut self) -> Result<u64, Error>;
+}
+
+impl<T: Duplex> Link for T {
+    fn ping(&mut self, seq: u64) -> Result<(), Error> {
+        self.send(seq)?;
+        let got = self.recv_all()?;
+        check((got, got), seq)
+    }
+    fn end(&mut self) -> Result<(), Error> {
+        self.send(0)
+    }
+    fn pong_once(&mut self) -> Result<bool, Error> {
+        let seq = self.recv_all()?;
+        if seq == 0 {
+            return Ok(false);
+        }
+        self.send(seq)?;
+        Ok(true)
+    }
+}
+
+/// Adds one receiver's first and last word to the sequence number all receivers agree on.
+fn agree(seq: &mut Option<u64>, got: (u64, u64)) -> Result<(), Error> {
+    if got.0 != got.1 || seq.is_some_and(|s| s != got.0) {
+        return Err(format!("torn or mixed message {got:?}").into());
+    }
+    *seq = Some(got.0);
+    Ok(())
+}
+
 fn deadline_wait(what: &str, mut ready: impl FnMut() -> bool) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
@@ -113,15 +150,17 @@ impl<M: Msg> ShmbusPubSub<M> {
         };
         Ok(link)
     }
+}
 
-    fn send(&self, seq: u64) -> Result<(), Error> {
+impl<M: Msg> Duplex for ShmbusPubSub<M> {
+    fn send(&mut self, seq: u64) -> Result<(), Error> {
         let mut sample = self.publisher.loan_recycled()?;
         sample.stamp(seq);
         sample.send()?;
         Ok(())
     }
 
-    fn recv_all(&self) -> Result<u64, Error> {
+    fn recv_all(&mut self) -> Result<u64, Error> {
         let mut seq = None;
         for subscriber in &self.subscribers {
             let got = loop {
@@ -134,31 +173,9 @@ impl<M: Msg> ShmbusPubSub<M> {
                     None => std::hint::spin_loop(),
                 }
             };
-            if got.0 != got.1 || seq.is_some_and(|s| s != got.0) {
-                return Err(format!("torn or mixed message {got:?}").into());
-            }
-            seq = Some(got.0);
+            agree(&mut seq, got)?;
         }
         Ok(seq.unwrap_or(0))
-    }
-}
-
-impl<M: Msg> Link for ShmbusPubSub<M> {
-    fn ping(&mut self, seq: u64) -> Result<(), Error> {
-        self.send(seq)?;
-        let got = self.recv_all()?;
-        check((got, got), seq)
-    }
-    fn end(&mut self) -> Result<(), Error> {
-        self.send(0)
-    }
-    fn pong_once(&mut self) -> Result<bool, Error> {
-        let seq = self.recv_all()?;
-        if seq == 0 {
-            return Ok(false);
-        }
-        self.send(seq)?;
-        Ok(true)
     }
 }
 
@@ -359,8 +376,10 @@ impl<M: Msg> IoxPubSub<M> {
             })
         }
     }
+}
 
-    fn send(&self, seq: u64) -> Result<(), Error> {
+impl<M: Msg> Duplex for IoxPubSub<M> {
+    fn send(&mut self, seq: u64) -> Result<(), Error> {
         iox_loan_send(&self.publisher, seq)?;
         if let Some(notifier) = &self.notifier {
             notifier.notify()?;
@@ -368,7 +387,7 @@ impl<M: Msg> IoxPubSub<M> {
         Ok(())
     }
 
-    fn recv_all(&self) -> Result<u64, Error> {
+    fn recv_all(&mut self) -> Result<u64, Error> {
         let mut seq = None;
         for subscriber in &self.subscribers {
             let got = loop {
@@ -382,31 +401,9 @@ impl<M: Msg> IoxPubSub<M> {
                     None => std::hint::spin_loop(),
                 }
             };
-            if got.0 != got.1 || seq.is_some_and(|s| s != got.0) {
-                return Err(format!("torn or mixed message {got:?}").into());
-            }
-            seq = Some(got.0);
+            agree(&mut seq, got)?;
         }
         Ok(seq.unwrap_or(0))
-    }
-}
-
-impl<M: Msg> Link for IoxPubSub<M> {
-    fn ping(&mut self, seq: u64) -> Result<(), Error> {
-        self.send(seq)?;
-        let got = self.recv_all()?;
-        check((got, got), seq)
-    }
-    fn end(&mut self) -> Result<(), Error> {
-        self.send(0)
-    }
-    fn pong_once(&mut self) -> Result<bool, Error> {
-        let seq = self.recv_all()?;
-        if seq == 0 {
-            return Ok(false);
-        }
-        self.send(seq)?;
-        Ok(true)
     }
 }
 
@@ -565,7 +562,9 @@ impl<R: Read, W: Write> Stream<R, W> {
             buf: vec![0x5a; size],
         }
     }
+}
 
+impl<R: Read, W: Write> Duplex for Stream<R, W> {
     fn send(&mut self, seq: u64) -> Result<(), Error> {
         stamp_bytes(&mut self.buf, seq);
         for w in &mut self.writes {
@@ -579,31 +578,9 @@ impl<R: Read, W: Write> Stream<R, W> {
         for r in &mut self.reads {
             read_exact_spin(r, &mut self.buf)?;
             let got = seqs_bytes(&self.buf);
-            if got.0 != got.1 || seq.is_some_and(|s| s != got.0) {
-                return Err(format!("torn or mixed message {got:?}").into());
-            }
-            seq = Some(got.0);
+            agree(&mut seq, got)?;
         }
         Ok(seq.unwrap_or(0))
-    }
-}
-
-impl<R: Read, W: Write> Link for Stream<R, W> {
-    fn ping(&mut self, seq: u64) -> Result<(), Error> {
-        self.send(seq)?;
-        let got = self.recv_all()?;
-        check((got, got), seq)
-    }
-    fn end(&mut self) -> Result<(), Error> {
-        self.send(0)
-    }
-    fn pong_once(&mut self) -> Result<bool, Error> {
-        let seq = self.recv_all()?;
-        if seq == 0 {
-            return Ok(false);
-        }
-        self.send(seq)?;
-        Ok(true)
     }
 }
 
@@ -669,8 +646,10 @@ impl Floor {
             (0..self.subscribers).map(|i| i * 8).collect()
         }
     }
+}
 
-    fn send(&self, seq: u64) -> Result<(), Error> {
+impl Duplex for Floor {
+    fn send(&mut self, seq: u64) -> Result<(), Error> {
         use std::sync::atomic::Ordering::{Relaxed, Release};
         let words = self.region.words();
         let p = self.payload(true);
@@ -732,24 +711,5 @@ impl Floor {
             check(got, seq)?;
         }
         Ok(seq)
-    }
-}
-
-impl Link for Floor {
-    fn ping(&mut self, seq: u64) -> Result<(), Error> {
-        self.send(seq)?;
-        let got = self.recv_all()?;
-        check((got, got), seq)
-    }
-    fn end(&mut self) -> Result<(), Error> {
-        self.send(0)
-    }
-    fn pong_once(&mut self) -> Result<bool, Error> {
-        let seq = self.recv_all()?;
-        if seq == 0 {
-            return Ok(false);
-        }
-        self.send(seq)?;
-        Ok(true)
     }
 }
