@@ -301,6 +301,27 @@ impl IntRepr {
         }
     }
 
+    /// The smallest and largest value it holds.
+    pub fn range(self) -> (i128, i128) {
+        let bits = self.bits();
+        if self.signed() {
+            let half = 1i128 << (bits - 1);
+            (-half, half - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        }
+    }
+
+    /// The narrowest unsigned integer of at least `bits` bits (`u64` beyond 32).
+    pub fn unsigned_for_bits(bits: u32) -> IntRepr {
+        match bits {
+            0..=8 => IntRepr::U8,
+            9..=16 => IntRepr::U16,
+            17..=32 => IntRepr::U32,
+            _ => IntRepr::U64,
+        }
+    }
+
     /// Whether it is signed.
     pub fn signed(self) -> bool {
         matches!(

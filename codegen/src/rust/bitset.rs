@@ -152,7 +152,7 @@ fn field_type(cx: &Context<'_>, f: &Bitfield) -> TokenStream {
         Primitive::Float32 | Primitive::Float64 | Primitive::LongDoubleOpaque => {
             // Not a legal destination type; the front end rejects it. Fall back to the
             // unsigned type of the width so the output still compiles.
-            int(unsigned_for(f.width))
+            int(IntRepr::unsigned_for_bits(f.width))
         }
         other => primitive(cx, other),
     }
@@ -163,18 +163,9 @@ fn int_repr_of(f: &Bitfield) -> Option<IntRepr> {
     match f.ty {
         Primitive::Boolean => None,
         Primitive::Float32 | Primitive::Float64 | Primitive::LongDoubleOpaque => {
-            Some(unsigned_for(f.width))
+            Some(IntRepr::unsigned_for_bits(f.width))
         }
         other => other.int_repr(),
-    }
-}
-
-fn unsigned_for(width: u32) -> IntRepr {
-    match width {
-        0..=8 => IntRepr::U8,
-        9..=16 => IntRepr::U16,
-        17..=32 => IntRepr::U32,
-        _ => IntRepr::U64,
     }
 }
 

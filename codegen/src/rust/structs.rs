@@ -11,9 +11,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use shmbus_idl::hir::{
-    ConstValue, Field, IntRepr, Item, ItemKind, ModuleId, Primitive, Struct, Type,
-};
+use shmbus_idl::hir::{ConstValue, Field, Item, ItemKind, ModuleId, Primitive, Struct, Type};
 
 use super::names::{self, Namer};
 use super::types::{item_path, rust_type};
@@ -249,7 +247,7 @@ fn constraint_bounds<'a>(
         Primitive::Boolean | Primitive::LongDoubleOpaque => return None,
         other => {
             let repr = other.int_repr()?;
-            let (lo, hi) = int_range(repr);
+            let (lo, hi) = repr.range();
             let min = f.min.as_ref().filter(|v| as_int(v).is_some_and(|v| v > lo));
             let max = f.max.as_ref().filter(|v| as_int(v).is_some_and(|v| v < hi));
             (min, max)
@@ -263,15 +261,6 @@ fn as_int(v: &ConstValue) -> Option<i128> {
         ConstValue::Int(i) => Some(*i),
         ConstValue::Char(c) => Some(i128::from(u32::from(*c))),
         _ => None,
-    }
-}
-
-fn int_range(repr: IntRepr) -> (i128, i128) {
-    let bits = repr.bits();
-    if repr.signed() {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-    } else {
-        (0, (1i128 << bits) - 1)
     }
 }
 

@@ -55,17 +55,6 @@ impl Val {
 const MIN: i128 = i64::MIN as i128;
 const MAX: i128 = u64::MAX as i128;
 
-/// The inclusive range of an integer representation.
-pub(crate) fn int_range(repr: IntRepr) -> (i128, i128) {
-    let bits = repr.bits();
-    if repr.signed() {
-        let half = 1i128 << (bits - 1);
-        (-half, half - 1)
-    } else {
-        (0, (1i128 << bits) - 1)
-    }
-}
-
 impl<'a> Sema<'a> {
     /// Evaluates `expr` in `scope`. `int_ty` is the integer type the value is for (it gives
     /// `~` its width). Problems are reported; `None` means "already reported".
@@ -232,7 +221,7 @@ impl<'a> Sema<'a> {
             (UnaryOp::Neg, Val::Float(v)) => Some(Val::Float(-v)),
             (UnaryOp::BitNot, Val::Int(v)) => match int_ty {
                 Some(repr) if !repr.signed() => {
-                    let (_, max) = int_range(repr);
+                    let (_, max) = repr.range();
                     if v < 0 || v > max {
                         self.overflow(
                             span,
@@ -512,7 +501,7 @@ impl<'a> Sema<'a> {
                 let repr = p.int_repr().unwrap_or(IntRepr::I64);
                 match v {
                     Val::Int(n) => {
-                        let (lo, hi) = int_range(repr);
+                        let (lo, hi) = repr.range();
                         if (lo..=hi).contains(&n) {
                             Some(ConstValue::Int(n))
                         } else {
@@ -576,7 +565,7 @@ impl<'a> Sema<'a> {
                         else {
                             return None;
                         };
-                        let (lo, hi) = int_range(b.repr);
+                        let (lo, hi) = b.repr.range();
                         if (lo..=hi).contains(&n) {
                             Some(ConstValue::Int(n))
                         } else {
@@ -686,8 +675,8 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(int_range(IntRepr::U8), (0, 255));
-        assert_eq!(int_range(IntRepr::I16), (-32768, 32767));
-        assert_eq!(int_range(IntRepr::U64), (0, i128::from(u64::MAX)));
+        assert_eq!(IntRepr::U8.range(), (0, 255));
+        assert_eq!(IntRepr::I16.range(), (-32768, 32767));
+        assert_eq!(IntRepr::U64.range(), (0, i128::from(u64::MAX)));
     }
 }

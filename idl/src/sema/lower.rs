@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::annotations::{Interpreted, Target};
-use super::const_eval::{Val, int_range};
+use super::const_eval::Val;
 use super::{DeclId, DeclKind, Edge, ScopeId, Sema, State, Symbol, Unbounded};
 use crate::ast::{self, CaseLabel, ConstExpr, Declarator, TypeKind, TypeSpec};
 use crate::diagnostics::Diagnostic;
@@ -954,7 +954,7 @@ impl<'a> Sema<'a> {
                 let State::Done(ItemKind::Bitmask(b)) = &self.lowered[d.0 as usize] else {
                     return None;
                 };
-                let (_, hi) = int_range(b.repr);
+                let (_, hi) = b.repr.range();
                 let limit = i128::try_from(used.len())
                     .unwrap_or(i128::MAX)
                     .saturating_add(1);
@@ -965,7 +965,7 @@ impl<'a> Sema<'a> {
                 let (lo, hi) = if p == Primitive::Boolean {
                     (0, 1)
                 } else {
-                    int_range(repr)
+                    repr.range()
                 };
                 let start = lo.max(0);
                 let limit = i128::try_from(used.len())
@@ -1157,12 +1157,7 @@ impl<'a> Sema<'a> {
                 span: v.name.span,
             });
         }
-        let repr = match bit_bound {
-            0..=8 => IntRepr::U8,
-            9..=16 => IntRepr::U16,
-            17..=32 => IntRepr::U32,
-            _ => IntRepr::U64,
-        };
+        let repr = IntRepr::unsigned_for_bits(bit_bound);
         ok.then_some(Bitmask {
             bit_bound,
             repr,
@@ -1334,12 +1329,7 @@ impl<'a> Sema<'a> {
             );
             ok = false;
         }
-        let storage = match offset {
-            ..=8 => IntRepr::U8,
-            9..=16 => IntRepr::U16,
-            17..=32 => IntRepr::U32,
-            _ => IntRepr::U64,
-        };
+        let storage = IntRepr::unsigned_for_bits(offset);
         ok.then_some(Bitset {
             base,
             fields,
