@@ -289,7 +289,7 @@ fn iox_name(setup: &Setup, what: &str) -> Result<ServiceName, Error> {
     Ok(ServiceName::new(&format!("bench/{}/{what}", setup.tag))?)
 }
 
-fn iox_loan_send<M: Msg>(
+pub(crate) fn iox_loan_send<M: Msg>(
     publisher: &iceoryx2::port::publisher::Publisher<ipc::Service, M, ()>,
     seq: u64,
 ) -> Result<(), Error> {

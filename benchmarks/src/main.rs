@@ -696,7 +696,7 @@ fn footprint_peer(a: &PeerArgs) -> Result<(), Error> {
                 )
                 .create()?;
                 let publisher = service.publisher().create()?;
-                let subs = (0..3)
+                let subs = (0..a.subscribers)
                     .map(|_| service.subscriber().create())
                     .collect::<Result<Vec<_>, _>>()?;
                 keep.push((service, publisher, subs));
@@ -713,7 +713,7 @@ fn footprint_peer(a: &PeerArgs) -> Result<(), Error> {
                     .publish_subscribe::<msg::Word>()
                     .create()?;
                 let publisher = service.publisher_builder().create()?;
-                let subs = (0..3)
+                let subs = (0..a.subscribers)
                     .map(|_| service.subscriber_builder().create())
                     .collect::<Result<Vec<_>, _>>()?;
                 keep.push((service, publisher, subs));

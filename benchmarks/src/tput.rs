@@ -1,7 +1,4 @@
 //! Throughput: one sender, one receiver, messages per second over a fixed time.
-//!
-//! `unsafe` appears only to call iceoryx2's `assume_init` on loans (each block argued).
-#![allow(unsafe_code)]
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -219,15 +216,7 @@ pub fn iox_send<M: Msg>(
             Mode::Overwrite => BackpressureStrategy::DiscardData,
         })
         .create()?;
-    let send = |seq: u64| -> Result<(), Error> {
-        let sample = publisher.loan_uninit()?;
-        // SAFETY: as in `links::iox_loan_send`: every bit pattern is a valid `M` and the
-        // chunk is initialised shared memory.
-        let mut sample = unsafe { sample.assume_init() };
-        sample.payload_mut().stamp(seq);
-        sample.send()?;
-        Ok(())
-    };
+    let send = |seq: u64| crate::links::iox_loan_send(&publisher, seq);
     let start = Instant::now();
     let mut seq = 1;
     while start.elapsed() < duration {
