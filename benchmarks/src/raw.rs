@@ -127,7 +127,11 @@ pub fn open_fds() -> usize {
 /// where it was written: `st_blocks`).
 pub fn shm_objects(prefix: &str) -> (usize, u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    let names = shmbus::os::shm::list(&format!("/{prefix}")).unwrap_or_default();
+    let names = shmbus::os::shm::list(
+        &format!("/{prefix}"),
+        shmbus::os::shm::Permissions::OwnerOnly,
+    )
+    .unwrap_or_default();
     let (mut bytes, mut allocated) = (0, 0);
     for name in &names {
         let path = std::path::Path::new(shmbus::os::shm::SHM_DIR).join(name.file_name());
@@ -142,10 +146,14 @@ pub fn shm_objects(prefix: &str) -> (usize, u64, u64) {
 /// Removes every object of /dev/shm whose name starts with `prefix` (what a crashed run
 /// left); returns how many there were.
 pub fn remove_shm_objects(prefix: &str) -> usize {
-    let names = shmbus::os::shm::list(&format!("/{prefix}")).unwrap_or_default();
+    let names = shmbus::os::shm::list(
+        &format!("/{prefix}"),
+        shmbus::os::shm::Permissions::OwnerOnly,
+    )
+    .unwrap_or_default();
     let mut n = 0;
     for name in names {
-        if shmbus::os::shm::unlink(&name).is_ok() {
+        if shmbus::os::shm::unlink(&name, shmbus::os::shm::Permissions::OwnerOnly).is_ok() {
             eprintln!("removed a left-over /dev/shm/{}", name.file_name());
             n += 1;
         }

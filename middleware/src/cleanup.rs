@@ -83,7 +83,7 @@ pub(crate) fn run(node: &Node, lock_timeout: Duration) -> Result<CleanupReport, 
         if info.state != NodeState::Dead || info.id == node.id() {
             continue;
         }
-        if let Liveness::Dead(token) = crate::node::liveness(config, info.id) {
+        if let Liveness::Dead(token) = node.liveness(info.id) {
             match token.remove() {
                 Ok(()) => report.tokens_removed += 1,
                 Err(error) => {
@@ -92,7 +92,7 @@ pub(crate) fn run(node: &Node, lock_timeout: Duration) -> Result<CleanupReport, 
             }
         }
     }
-    crate::os::fs::remove_dir_if_empty(config.domain_dir().join("services"));
+    node.domain_folder().remove_dir_if_empty("services");
     if report != CleanupReport::default() {
         tracing::info!(?report, domain = config.domain(), "cleanup");
     }

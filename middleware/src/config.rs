@@ -1,19 +1,29 @@
-//! Where a domain's shared-memory objects and files live.
+//! Where a domain's shared-memory objects and files live, and who may use them.
 //!
 //! Everything of one domain sits under one prefix: shared-memory objects are named
 //! `/<prefix>.<domain>.<kind>.<id>` (POSIX shared memory is one flat folder, `/dev/shm` on
-//! Linux) and files live in `<runtime dir>/<domain>/`. Two domains never see each other, so
-//! independent systems (and parallel tests) cannot collide, and a container needs only
+//! Linux) and files live in `<runtime folder>/<domain>/`. Two domains never see each other,
+//! so independent systems (and parallel tests) cannot collide, and a container needs only
 //! `/dev/shm` and the runtime folder mounted.
 //!
-//! Defaults work for an unprivileged user: prefix `shmbus`, domain `default`, runtime folder
-//! `$XDG_RUNTIME_DIR/shmbus` or else `/tmp/shmbus-<uid>`. Environment overrides:
-//! `SHMBUS_DOMAIN` (the domain), `SHMBUS_ROOT` (the runtime folder) and `SHMBUS_GROUP` (a
-//! numeric gid: share the domain with that group, see [`Config::with_permissions`]).
+//! Users never share a namespace by accident: the defaults are per user. With the default
+//! owner-only permissions the prefix is `shmbus-<uid>` and the runtime folder
+//! `$XDG_RUNTIME_DIR/shmbus` (when that folder is the user's own) or else
+//! `/tmp/shmbus-<uid>`; so two users' `default` domains never meet, and one user's leftovers
+//! are never in another's way. A domain shared with a group ([`Config::with_permissions`])
+//! lives under names derived from the group — prefix `shmbus-g<gid>`, runtime folder
+//! `/tmp/shmbus-g<gid>` — where the group's members meet on purpose. Every folder, file and
+//! object is checked to be ours before use (see [`crate::os::trust`]).
+//!
+//! Environment overrides: `SHMBUS_DOMAIN` (the domain), `SHMBUS_ROOT` (the runtime folder),
+//! `SHMBUS_PREFIX` (the object name prefix) and `SHMBUS_GROUP` (a numeric gid: share the
+//! domain with that group).
 
 use std::path::{Path, PathBuf};
 
-use crate::os::shm::{self, Permissions, ShmListError, ShmName};
+use crate::os::dir::{Folder, FolderError};
+use crate::os::shm::{self, ShmListError, ShmName};
+use crate::os::trust::Permissions;
 
 /// Longest domain name, in bytes.
 pub const MAX_DOMAIN_LEN: usize = 64;
@@ -21,9 +31,11 @@ pub const MAX_DOMAIN_LEN: usize = 64;
 /// Configuration shared by every node of a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    prefix: String,
+    /// An explicit prefix; `None`: the default for the permissions.
+    prefix: Option<String>,
     domain: String,
-    runtime_dir: PathBuf,
+    /// An explicit runtime folder; `None`: the default for the permissions.
+    runtime_dir: Option<PathBuf>,
     permissions: Permissions,
 }
 
@@ -65,7 +77,8 @@ fn check_name(what: &'static str, value: &str) -> Result<(), ConfigError> {
 }
 
 impl Config {
-    /// The defaults, with `SHMBUS_DOMAIN` and `SHMBUS_ROOT` applied when set.
+    /// The defaults, with `SHMBUS_DOMAIN`, `SHMBUS_ROOT`, `SHMBUS_PREFIX` and `SHMBUS_GROUP`
+    /// applied when set.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut config = Self::default();
         if let Ok(domain) = std::env::var("SHMBUS_DOMAIN") {
@@ -73,6 +86,9 @@ impl Config {
         }
         if let Some(root) = std::env::var_os("SHMBUS_ROOT") {
             config = config.with_runtime_dir(root)?;
+        }
+        if let Ok(prefix) = std::env::var("SHMBUS_PREFIX") {
+            config = config.with_prefix(prefix)?;
         }
         if let Ok(group) = std::env::var("SHMBUS_GROUP") {
             let gid = group
@@ -91,11 +107,12 @@ impl Config {
         Ok(self)
     }
 
-    /// This configuration with another shared-memory name prefix.
+    /// This configuration with another shared-memory name prefix (instead of the default
+    /// `shmbus-<uid>`, or `shmbus-g<gid>` in group mode).
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, ConfigError> {
         let prefix = prefix.into();
         check_name("prefix", &prefix)?;
-        self.prefix = prefix;
+        self.prefix = Some(prefix);
         Ok(self)
     }
 
@@ -105,15 +122,16 @@ impl Config {
         if !dir.is_absolute() {
             return Err(ConfigError::RelativeRuntimeDir(dir));
         }
-        self.runtime_dir = dir;
+        self.runtime_dir = Some(dir);
         Ok(self)
     }
 
     /// This configuration with other permissions for everything the domain creates: its
     /// folders, lock files, node tokens and (unless a service builder says otherwise) its
-    /// shared-memory objects. [`Permissions::Group`] lets the processes of several users in
-    /// one group talk (they must share the runtime folder, e.g. through `SHMBUS_ROOT`);
-    /// nothing is ever world-accessible.
+    /// shared-memory objects; and for everything it opens, which must match them (see
+    /// [`crate::os::trust`]). [`Permissions::Group`] lets the processes of several users in
+    /// one group talk; unless set explicitly, the prefix and runtime folder then derive
+    /// from the group, so that the members meet. Nothing is ever world-accessible.
     pub fn with_permissions(mut self, permissions: Permissions) -> Self {
         self.permissions = permissions;
         self
@@ -130,43 +148,93 @@ impl Config {
     }
 
     /// The prefix of shared-memory object names.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
+    pub fn prefix(&self) -> String {
+        match (&self.prefix, self.permissions) {
+            (Some(prefix), _) => prefix.clone(),
+            (None, Permissions::OwnerOnly) => format!("shmbus-{}", crate::os::process::euid()),
+            (None, Permissions::Group { gid }) => format!("shmbus-g{gid}"),
+        }
     }
 
-    /// The runtime folder shared by all domains.
-    pub fn runtime_dir(&self) -> &Path {
-        &self.runtime_dir
+    /// The runtime folder shared by all domains of this user (or group).
+    pub fn runtime_dir(&self) -> PathBuf {
+        match (&self.runtime_dir, self.permissions) {
+            (Some(dir), _) => dir.clone(),
+            (None, Permissions::OwnerOnly) => xdg_runtime_dir()
+                .map(|dir| dir.join("shmbus"))
+                .unwrap_or_else(|| {
+                    PathBuf::from(format!("/tmp/shmbus-{}", crate::os::process::euid()))
+                }),
+            (None, Permissions::Group { gid }) => PathBuf::from(format!("/tmp/shmbus-g{gid}")),
+        }
     }
 
-    /// The folder of this domain's files.
+    /// The folder of this domain's files (a path for messages and tools; the runtime opens
+    /// it checked, with [`Config::open_domain_folder`]).
     pub fn domain_dir(&self) -> PathBuf {
-        self.runtime_dir.join(&self.domain)
+        self.runtime_dir().join(&self.domain)
+    }
+
+    /// Opens this domain's folder, making it and the runtime folder first if needed, each
+    /// checked to be ours.
+    pub fn open_domain_folder(&self) -> Result<Folder, FolderError> {
+        retry_races(|| {
+            Folder::open_or_create_path(&self.runtime_dir(), self.permissions)?
+                .open_or_create(&self.domain)
+        })
+    }
+
+    /// Opens this domain's folder if it exists, checked; `Ok(None)` if it does not.
+    pub fn find_domain_folder(&self) -> Result<Option<Folder>, FolderError> {
+        retry_races(
+            || match Folder::open_path(&self.runtime_dir(), self.permissions)? {
+                Some(runtime) => runtime.open(&self.domain),
+                None => Ok(None),
+            },
+        )
     }
 
     /// The prefix every shared-memory object of this domain starts with (no leading `/`).
     pub fn shm_prefix(&self) -> String {
-        format!("{}.{}.", self.prefix, self.domain)
+        format!("{}.{}.", self.prefix(), self.domain)
     }
 
-    /// The shared-memory objects of this domain that exist now (service objects and data
-    /// segments), sorted: what tools list and tests check is gone.
+    /// The shared-memory objects of this domain that exist now and are ours (service
+    /// objects and data segments), sorted: what tools list and tests check is gone.
     pub fn objects(&self) -> Result<Vec<ShmName>, ShmListError> {
-        shm::list(&format!("/{}", self.shm_prefix()))
+        shm::list(&format!("/{}", self.shm_prefix()), self.permissions)
     }
+}
+
+/// Runs `open` again while a folder vanishes under it (the last process of a domain removes
+/// the empty folders as it leaves); every round means another process made progress.
+pub(crate) fn retry_races<T>(
+    mut open: impl FnMut() -> Result<T, FolderError>,
+) -> Result<T, FolderError> {
+    let mut attempts = 0;
+    loop {
+        match open() {
+            Err(e) if e.is_race() && attempts < 100 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
+/// `$XDG_RUNTIME_DIR`, if it is an absolute path to a folder of this user (a folder of
+/// another user, as after `sudo`, is not taken: our runtime folder would sit in it).
+fn xdg_runtime_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR")?);
+    let meta = Path::new(&dir).symlink_metadata().ok()?;
+    (dir.is_absolute() && meta.is_dir() && meta.uid() == crate::os::process::euid()).then_some(dir)
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute() && p.is_dir())
-            .map(|p| p.join("shmbus"))
-            .unwrap_or_else(|| PathBuf::from(format!("/tmp/shmbus-{}", crate::os::process::uid())));
         Self {
-            prefix: "shmbus".to_owned(),
+            prefix: None,
             domain: "default".to_owned(),
-            runtime_dir,
+            runtime_dir: None,
             permissions: Permissions::OwnerOnly,
         }
     }
@@ -191,7 +259,32 @@ mod tests {
             .unwrap()
             .with_runtime_dir("/run/x")
             .unwrap();
-        assert_eq!(c.shm_prefix(), "shmbus.d1.");
+        let uid = crate::os::process::euid();
+        assert_eq!(c.shm_prefix(), format!("shmbus-{uid}.d1."));
         assert_eq!(c.domain_dir(), Path::new("/run/x/d1"));
+    }
+
+    #[test]
+    fn defaults_are_per_user_and_per_group() {
+        let uid = crate::os::process::euid();
+        let mine = Config::default();
+        assert_eq!(mine.prefix(), format!("shmbus-{uid}"));
+        let root = mine.runtime_dir();
+        assert!(
+            root == Path::new(&format!("/tmp/shmbus-{uid}")) || root.ends_with("shmbus"),
+            "{}",
+            root.display()
+        );
+        let group = Config::default().with_permissions(Permissions::Group { gid: 4242 });
+        assert_eq!(group.prefix(), "shmbus-g4242");
+        assert_eq!(group.runtime_dir(), Path::new("/tmp/shmbus-g4242"));
+        // Explicit values win over the derived ones.
+        let explicit = group
+            .with_prefix("team")
+            .unwrap()
+            .with_runtime_dir("/srv/team")
+            .unwrap();
+        assert_eq!(explicit.shm_prefix(), "team.default.");
+        assert_eq!(explicit.runtime_dir(), Path::new("/srv/team"));
     }
 }

@@ -8,15 +8,17 @@
 //! that is still starting is never taken for dead. The id is unique within the domain: the
 //! token file is created exclusively, and a collision just draws another id.
 //!
-//! The token file holds `name\npid\n`, for tools; nothing relies on the pid.
+//! The token file holds `name\npid\nexecutable\n`, for tools; nothing relies on the pid.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
-use crate::os::lock::{self, LockCreateError, LockFile, TryLock};
+use crate::os::dir::{Folder, FolderError};
+use crate::os::lock::{self, LockCreateError, LockFile, LockProbeError, TryLock};
 use crate::os::process;
+use crate::os::signal::{self, SignalError, TerminationRequested};
 
 /// Longest node name, in bytes.
 pub const MAX_NODE_NAME_LEN: usize = 64;
@@ -54,31 +56,41 @@ pub enum NodeCreateError {
     /// The configuration (from the environment) is invalid.
     #[error("invalid shmbus configuration: {0}")]
     Config(#[from] ConfigError),
-    /// The runtime folder could not be created.
-    #[error(
-        "cannot create the runtime folder {path}: {source}; set SHMBUS_ROOT to a writable folder"
-    )]
-    RuntimeDir {
-        /// The folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The runtime folder or the domain's folders cannot be made or used.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
     /// The liveness token could not be created.
     #[error("cannot create the node's liveness token: {0}")]
     Token(#[from] LockCreateError),
     /// No random id could be drawn.
     #[error(transparent)]
     Random(#[from] process::RandomError),
+    /// The SIGINT/SIGTERM handler could not be installed.
+    #[error(transparent)]
+    Signals(#[from] SignalError),
 }
 
 /// Failure of [`Node::list`].
 #[derive(Debug, thiserror::Error)]
-#[error("cannot list the nodes of domain {domain:?} in {dir}: {source}")]
-pub struct NodeListError {
-    domain: String,
-    dir: PathBuf,
-    source: std::io::Error,
+pub enum NodeListError {
+    /// The domain's folders cannot be opened.
+    #[error("cannot list the nodes of domain {domain:?}: {source}")]
+    Folder {
+        /// The domain.
+        domain: String,
+        /// The cause.
+        source: FolderError,
+    },
+    /// The nodes folder cannot be read.
+    #[error("cannot list the nodes of domain {domain:?} in {dir}: {errno}")]
+    Read {
+        /// The domain.
+        domain: String,
+        /// The folder.
+        dir: PathBuf,
+        /// The error.
+        errno: rustix::io::Errno,
+    },
 }
 
 /// Whether a listed node's process still runs.
@@ -99,6 +111,8 @@ pub struct NodeInfo {
     pub name: String,
     /// The pid it was created by (informative only: pids are reused).
     pub pid: Option<u32>,
+    /// The executable of its process, as that process saw it (empty if unknown).
+    pub executable: String,
     /// Alive or dead, tested through the token.
     pub state: NodeState,
 }
@@ -110,6 +124,7 @@ pub struct NodeBuilder {
     name: Option<String>,
     config: Option<Config>,
     skip_cleanup: bool,
+    signal_handling: bool,
 }
 
 impl NodeBuilder {
@@ -132,54 +147,61 @@ impl NodeBuilder {
         self
     }
 
+    /// Whether SIGINT (Ctrl-C) and SIGTERM ask the program to stop instead of killing it
+    /// (default `false`: a library does not take signals over unless asked). With `true`,
+    /// a handler is installed for the whole process (see [`crate::os::signal`]);
+    /// [`Node::wait`] and every blocking receive or wait set then end with a termination
+    /// error after such a signal, so the program leaves its loop, drops its ports and
+    /// leaves nothing behind. A second Ctrl-C kills the program as usual.
+    pub fn signal_handling(mut self, enabled: bool) -> Self {
+        self.signal_handling = enabled;
+        self
+    }
+
     /// Creates the node and its liveness token.
     pub fn create(self) -> Result<Node, NodeCreateError> {
         let config = match self.config {
             Some(config) => config,
             None => Config::from_env()?,
         };
+        let executable = std::env::current_exe().ok();
         let name = self.name.unwrap_or_else(|| {
-            std::env::current_exe()
-                .ok()
+            executable
+                .as_ref()
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "node".to_owned())
         });
         if name.is_empty() || name.len() > MAX_NODE_NAME_LEN || name.chars().any(char::is_control) {
             return Err(NodeCreateError::InvalidName(name));
         }
-        let dir = nodes_dir(&config);
-        lock::create_runtime_dir(&dir, config.permissions()).map_err(|source| {
-            NodeCreateError::RuntimeDir {
-                path: dir.clone(),
-                source,
-            }
-        })?;
+        if self.signal_handling {
+            signal::install_termination_handler()?;
+        }
         let mut races = 0;
-        let (id, token) = loop {
-            let Some(id) = NodeId::from_value(process::random_u64()?) else {
-                continue;
-            };
-            match LockFile::create(token_path(&config, id), config.permissions()) {
-                Ok(token) => break (id, token),
-                Err(LockCreateError::AlreadyExists { .. }) => continue,
-                // The last node of the domain removed the (empty) folder meanwhile.
-                Err(e) if e.is_folder_race() && races < 100 => {
+        let (domain, nodes, id, token) = loop {
+            let domain = config.open_domain_folder()?;
+            let nodes = match domain.open_or_create("nodes") {
+                Ok(nodes) => nodes,
+                Err(e) if e.is_race() && races < 100 => {
                     races += 1;
-                    lock::create_runtime_dir(&dir, config.permissions()).map_err(|source| {
-                        NodeCreateError::RuntimeDir {
-                            path: dir.clone(),
-                            source,
-                        }
-                    })?;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
+            };
+            let Some(id) = NodeId::from_value(process::random_u64()?) else {
+                continue;
+            };
+            match LockFile::create(&nodes, &token_name(id)) {
+                Ok(token) => break (domain, nodes, id, token),
+                Err(LockCreateError::AlreadyExists { .. }) => continue,
+                // The last node of the domain removed the (empty) folder meanwhile.
+                Err(e) if e.is_folder_race() && races < 100 => races += 1,
+                Err(e) => return Err(e.into()),
             }
         };
-        let contents = format!("{name}\n{}\n", process::pid());
-        if let Err(error) =
-            crate::os::fs::write_all(std::os::fd::AsFd::as_fd(&token), contents.as_bytes())
-        {
+        let executable = executable.map_or(String::new(), |p| p.display().to_string());
+        let contents = format!("{name}\n{}\n{executable}\n", process::pid());
+        if let Err(error) = token.write_contents(contents.as_bytes()) {
             tracing::warn!(%id, %error, "could not write the node's name into its token file");
         }
         tracing::info!(%id, name, domain = config.domain(), "node created");
@@ -188,6 +210,8 @@ impl NodeBuilder {
                 id,
                 name,
                 config,
+                domain,
+                nodes,
                 token: Some(token),
             }),
         };
@@ -205,6 +229,10 @@ struct NodeInner {
     id: NodeId,
     name: String,
     config: Config,
+    /// The domain's folder, checked and held open.
+    domain: Folder,
+    /// Its `nodes` folder, where the tokens are.
+    nodes: Folder,
     token: Option<LockFile>,
 }
 
@@ -215,11 +243,11 @@ impl Drop for NodeInner {
         {
             tracing::warn!(id = %self.id, %error, "could not remove the node's token file");
         }
-        crate::os::fs::remove_dir_if_empty(nodes_dir(&self.config));
-        crate::os::fs::remove_dir_if_empty(self.config.domain_dir());
-        // The runtime folder too, once no domain is left in it: the last node leaves
-        // nothing behind (whoever comes next makes it again).
-        crate::os::fs::remove_dir_if_empty(self.config.runtime_dir());
+        self.domain.remove_dir_if_empty("nodes");
+        // The domain's folder and the runtime folder too, once empty: the last node leaves
+        // nothing behind (whoever comes next makes them again).
+        crate::os::dir::remove_dir_if_empty(self.domain.path());
+        crate::os::dir::remove_dir_if_empty(&self.config.runtime_dir());
         tracing::info!(id = %self.id, name = self.name, "node removed");
     }
 }
@@ -252,6 +280,35 @@ impl Node {
         &self.inner.config
     }
 
+    /// The domain's folder, checked to be ours and held open: everything of the domain in
+    /// the runtime folder is reached relative to it.
+    pub fn domain_folder(&self) -> &Folder {
+        &self.inner.domain
+    }
+
+    /// Sleeps for `cycle`, or less if the program is asked to terminate: then it returns
+    /// [`TerminationRequested`]. The loop of a program that runs until Ctrl-C:
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # let node = shmbus::Node::builder().signal_handling(true).create().unwrap();
+    /// while node.wait(Duration::from_millis(100)).is_ok() {
+    ///     // publish, receive, ...
+    /// }
+    /// // Ctrl-C or SIGTERM: the ports and the node are dropped here, leaving nothing.
+    /// ```
+    ///
+    /// Signals end the wait only with [`NodeBuilder::signal_handling`] (or the program's own
+    /// handler calling [`signal::request_termination`]).
+    pub fn wait(&self, cycle: Duration) -> Result<(), TerminationRequested> {
+        signal::sleep(cycle)
+    }
+
+    /// Whether the program was asked to terminate (see [`Node::wait`]). One atomic load.
+    pub fn termination_requested(&self) -> bool {
+        signal::termination_requested().is_some()
+    }
+
     /// Cleans up after the dead nodes of this node's domain (see [`crate::cleanup`]): their
     /// ports leave every service, the chunks they held go back to their pools, services no
     /// live node uses are removed with all their objects, and their token files go. Waits
@@ -265,40 +322,58 @@ impl Node {
 
     /// Lists the nodes of `config`'s domain, alive and dead.
     pub fn list(config: &Config) -> Result<Vec<NodeInfo>, NodeListError> {
-        let dir = nodes_dir(config);
-        let err = |source| NodeListError {
+        let folder_error = |source| NodeListError::Folder {
             domain: config.domain().to_owned(),
-            dir: dir.clone(),
             source,
         };
-        let mut nodes = Vec::new();
-        for path in crate::os::fs::list(&dir, ".node").map_err(err)? {
-            let Some(id) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
+        let Some(domain) = config.find_domain_folder().map_err(folder_error)? else {
+            return Ok(Vec::new());
+        };
+        let Some(nodes) = domain.open("nodes").map_err(folder_error)? else {
+            return Ok(Vec::new());
+        };
+        let names = nodes.list(".node").map_err(|errno| NodeListError::Read {
+            domain: config.domain().to_owned(),
+            dir: nodes.path().to_owned(),
+            errno,
+        })?;
+        let mut found = Vec::new();
+        for file in names {
+            let Some(id) = file
+                .strip_suffix(".node")
                 .and_then(|s| u64::from_str_radix(s, 16).ok())
                 .and_then(NodeId::from_value)
             else {
                 continue;
             };
-            let state = match liveness(config, id) {
+            let state = match liveness(&nodes, id) {
                 Liveness::Alive => NodeState::Alive,
                 Liveness::Gone => continue,
                 Liveness::Dead(_token) => NodeState::Dead,
             };
-            let text = crate::os::fs::read(&path).unwrap_or_default();
+            let text = nodes.read_file(&file, 4096).unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             let mut lines = text.lines();
             let name = lines.next().unwrap_or("").to_owned();
             let pid = lines.next().and_then(|l| l.parse().ok());
-            nodes.push(NodeInfo {
+            let executable = lines.next().unwrap_or("").to_owned();
+            found.push(NodeInfo {
                 id,
                 name,
                 pid,
+                executable,
                 state,
             });
         }
-        Ok(nodes)
+        Ok(found)
+    }
+
+    /// Tests whether node `id` of this node's domain is alive.
+    pub(crate) fn liveness(&self, id: NodeId) -> Liveness {
+        if id == self.id() {
+            return Liveness::Alive;
+        }
+        liveness(&self.inner.nodes, id)
     }
 }
 
@@ -313,12 +388,17 @@ pub(crate) enum Liveness {
     Dead(LockFile),
 }
 
-/// Tests whether node `id` of `config`'s domain is alive.
-pub(crate) fn liveness(config: &Config, id: NodeId) -> Liveness {
-    match lock::try_lock(token_path(config, id)) {
+/// Tests whether node `id`, whose token is in `nodes`, is alive.
+fn liveness(nodes: &Folder, id: NodeId) -> Liveness {
+    match lock::try_lock(nodes, &token_name(id)) {
         Ok(TryLock::Held) => Liveness::Alive,
         Ok(TryLock::Missing) => Liveness::Gone,
         Ok(TryLock::Acquired(token)) => Liveness::Dead(token),
+        Err(error @ LockProbeError::Untrusted { .. }) => {
+            // Not a token of ours: nothing can be said of that node; never clean on it.
+            tracing::warn!(%id, %error, "a node token that is not ours; treating the node as alive");
+            Liveness::Alive
+        }
         Err(error) => {
             tracing::warn!(%id, %error, "cannot test a node's liveness; assuming it is alive");
             Liveness::Alive
@@ -326,12 +406,8 @@ pub(crate) fn liveness(config: &Config, id: NodeId) -> Liveness {
     }
 }
 
-fn nodes_dir(config: &Config) -> PathBuf {
-    config.domain_dir().join("nodes")
-}
-
-fn token_path(config: &Config, id: NodeId) -> PathBuf {
-    nodes_dir(config).join(format!("{id}.node"))
+fn token_name(id: NodeId) -> String {
+    format!("{id}.node")
 }
 
 #[cfg(test)]

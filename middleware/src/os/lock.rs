@@ -13,14 +13,19 @@
 //! [`try_lock`] hands the lock to the caller when the owner is dead, so exactly one cleaner
 //! works on a dead owner at a time; it checks that the file it locked is still the one under
 //! the name (a cleaner may have removed it, and a new owner created a new one, meanwhile).
+//!
+//! Lock files live in a checked [`Folder`] and are reached relative to its descriptor,
+//! without following links, and checked to be ours ([`crate::os::trust`]) before a lock on
+//! them means anything.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::os::shm::Permissions;
+use crate::os::dir::Folder;
+use crate::os::trust::{self, Kind, Permissions, TrustError, Untrusted};
 
 /// Failure of [`LockFile::create`].
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +38,15 @@ pub enum LockCreateError {
         /// The lock file's path.
         path: PathBuf,
     },
-    /// The directory does not exist.
-    #[error(
-        "cannot create lock file {path}: its directory does not exist; create the runtime directory first"
-    )]
-    NoDirectory {
+    /// The folder was removed (by the last process of a domain) while the file was being
+    /// made: opening the folder again and retrying is the remedy.
+    #[error("cannot create lock file {path}: its folder was removed meanwhile; try again")]
+    FolderGone {
         /// The lock file's path.
         path: PathBuf,
     },
     /// Any other failure (permissions, file-descriptor limit, ...).
-    #[error("cannot create lock file {path}: {errno}; check the runtime directory's permissions")]
+    #[error("cannot create lock file {path}: {errno}; check the runtime folder's permissions")]
     Os {
         /// The lock file's path.
         path: PathBuf,
@@ -54,26 +58,33 @@ pub enum LockCreateError {
 
 impl LockCreateError {
     /// Whether the folder the lock file goes in vanished under our feet — removed as empty
-    /// by another process (`ENOENT`, or `EPERM` when the file was already made in the
-    /// removed folder): making the folder again and retrying is the remedy.
+    /// by another process: making the folder again and retrying is the remedy.
     pub fn is_folder_race(&self) -> bool {
-        match self {
-            Self::NoDirectory { .. } => true,
-            Self::Os { errno, .. } => *errno == Errno::NOENT || *errno == Errno::PERM,
-            Self::AlreadyExists { .. } => false,
-        }
+        matches!(self, Self::FolderGone { .. })
     }
 }
 
 /// Failure of [`try_lock`].
 #[derive(Debug, thiserror::Error)]
-#[error("cannot test lock file {path}: {errno}; check the runtime directory's permissions")]
-pub struct LockProbeError {
-    /// The lock file's path.
-    pub path: PathBuf,
-    /// The error from open(2), flock(2) or stat(2).
-    #[source]
-    pub errno: Errno,
+pub enum LockProbeError {
+    /// The file under the lock file's name is not ours (another user's, open to others, a
+    /// symbolic link, ...).
+    #[error("the lock file {path} cannot be used: {source}; remove it if it should not be there")]
+    Untrusted {
+        /// The lock file's path.
+        path: PathBuf,
+        /// Whose it is.
+        source: Untrusted,
+    },
+    /// The lock file could not be tested.
+    #[error("cannot test lock file {path}: {errno}; check the runtime folder's permissions")]
+    Os {
+        /// The lock file's path.
+        path: PathBuf,
+        /// The error from open(2), flock(2) or stat(2).
+        #[source]
+        errno: Errno,
+    },
 }
 
 /// Failure of [`LockFile::remove`].
@@ -92,7 +103,8 @@ pub struct LockRemoveError {
 #[derive(Debug)]
 pub struct LockFile {
     fd: OwnedFd,
-    path: PathBuf,
+    folder: Folder,
+    name: String,
 }
 
 fn lock_exclusive(fd: BorrowedFd<'_>) -> rustix::io::Result<bool> {
@@ -104,96 +116,112 @@ fn lock_exclusive(fd: BorrowedFd<'_>) -> rustix::io::Result<bool> {
 }
 
 impl LockFile {
-    /// Creates the file `path` (mode `0600`) already locked. Fails with
-    /// [`LockCreateError::AlreadyExists`] if the name is taken.
-    ///
-    /// The file gets `permissions` (mode `0600`, or `0660` and the group), set with
-    /// `fchmod(2)`/`fchown(2)` so the umask cannot narrow them.
-    pub fn create(
-        path: impl AsRef<Path>,
-        permissions: Permissions,
-    ) -> Result<Self, LockCreateError> {
-        let path = path.as_ref();
+    /// Creates the file `name` in `folder`, already locked, with the folder's permissions
+    /// (mode `0600`, or `0660` and the group, set with `fchmod(2)`/`fchown(2)` so the umask
+    /// cannot narrow them). Fails with [`LockCreateError::AlreadyExists`] if the name is
+    /// taken (by anything: a file, a link, a folder).
+    pub fn create(folder: &Folder, name: &str) -> Result<Self, LockCreateError> {
+        let path = folder.join(name);
         let os_err = |errno| {
             tracing::debug!(path = %path.display(), %errno, "creating lock file failed");
             match errno {
-                Errno::EXIST => LockCreateError::AlreadyExists {
-                    path: path.to_owned(),
-                },
-                Errno::NOENT => LockCreateError::NoDirectory {
-                    path: path.to_owned(),
-                },
+                Errno::EXIST => LockCreateError::AlreadyExists { path: path.clone() },
+                // ENOENT: the folder is gone; EPERM: linkat into a removed folder.
+                Errno::NOENT | Errno::PERM => LockCreateError::FolderGone { path: path.clone() },
                 errno => LockCreateError::Os {
-                    path: path.to_owned(),
+                    path: path.clone(),
                     errno,
                 },
             }
         };
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
+        let permissions = folder.permissions();
         let mode = Mode::from_raw_mode(permissions.mode());
         let flags = OFlags::RDWR | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(dir, flags | OFlags::TMPFILE, mode) {
+        let fd = match rustix::fs::openat(folder, ".", flags | OFlags::TMPFILE, mode) {
             Ok(fd) => {
                 // Locked before it has a name: nobody can observe it unlocked.
                 lock_exclusive(fd.as_fd()).map_err(os_err)?;
                 let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
-                rustix::fs::linkat(CWD, proc_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
-                    .map_err(os_err)?;
+                rustix::fs::linkat(
+                    CWD,
+                    proc_path.as_str(),
+                    folder,
+                    name,
+                    AtFlags::SYMLINK_FOLLOW,
+                )
+                .map_err(os_err)?;
                 fd
             }
             Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
-                Self::create_via_temp_name(path, dir, flags, mode).map_err(os_err)?
+                Self::create_via_temp_name(folder, name, flags, mode).map_err(os_err)?
             }
             Err(errno) => return Err(os_err(errno)),
         };
         if let Err(errno) = apply_permissions(fd.as_fd(), permissions) {
-            let _ = rustix::fs::unlink(path);
+            let _ = folder.remove_file(name);
             return Err(os_err(errno));
         }
         tracing::debug!(path = %path.display(), "created and locked lock file");
         Ok(Self {
             fd,
-            path: path.to_owned(),
+            folder: folder.clone(),
+            name: name.to_owned(),
         })
     }
 
     fn create_via_temp_name(
-        path: &Path,
-        dir: &Path,
+        folder: &Folder,
+        name: &str,
         flags: OFlags,
         mode: Mode,
     ) -> rustix::io::Result<OwnedFd> {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
-        let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        let fd = rustix::fs::open(&temp, flags | OFlags::CREATE | OFlags::EXCL, mode)?;
+        let temp = format!(".{name}.{}.tmp", std::process::id());
+        let fd = rustix::fs::openat(
+            folder,
+            &temp,
+            flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW,
+            mode,
+        )?;
         let linked = lock_exclusive(fd.as_fd())
-            .and_then(|_| rustix::fs::linkat(CWD, &temp, CWD, path, AtFlags::empty()));
+            .and_then(|_| rustix::fs::linkat(folder, &temp, folder, name, AtFlags::empty()));
         // The temporary name is not needed whether or not linking worked.
-        let _ = rustix::fs::unlink(&temp);
+        let _ = folder.remove_file(&temp);
         linked.map(|()| fd)
     }
 
+    /// Writes `bytes` into the file (just created, so from offset 0): what tools show of
+    /// the lock's owner.
+    pub fn write_contents(&self, mut bytes: &[u8]) -> Result<(), Errno> {
+        let mut offset = 0u64;
+        while !bytes.is_empty() {
+            match rustix::io::pwrite(&self.fd, bytes, offset) {
+                Ok(0) => return Err(Errno::IO),
+                Ok(n) => {
+                    bytes = &bytes[n..];
+                    offset += n as u64;
+                }
+                Err(Errno::INTR) => continue,
+                Err(errno) => return Err(errno),
+            }
+        }
+        Ok(())
+    }
+
     /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn path(&self) -> PathBuf {
+        self.folder.join(&self.name)
     }
 
     /// Deletes the file, then releases the lock.
     pub fn remove(self) -> Result<(), LockRemoveError> {
-        rustix::fs::unlink(&self.path).map_err(|errno| {
-            tracing::debug!(path = %self.path.display(), %errno, "removing lock file failed");
+        self.folder.remove_file(&self.name).map_err(|errno| {
+            tracing::debug!(path = %self.path().display(), %errno, "removing lock file failed");
             LockRemoveError {
-                path: self.path.clone(),
+                path: self.path(),
                 errno,
             }
         })?;
-        tracing::debug!(path = %self.path.display(), "removed lock file");
+        tracing::debug!(path = %self.path().display(), "removed lock file");
         Ok(())
     }
 }
@@ -216,34 +244,46 @@ pub enum TryLock {
     Missing,
 }
 
-/// Tests whether the owner of the lock file `path` is alive, taking the lock if it is not.
-pub fn try_lock(path: impl AsRef<Path>) -> Result<TryLock, LockProbeError> {
-    let path = path.as_ref();
+/// Tests whether the owner of the lock file `name` in `folder` is alive, taking the lock if
+/// it is not. The file is opened without following links and checked to be ours before it
+/// is locked: a file another user planted is an error, never a lock we rely on.
+pub fn try_lock(folder: &Folder, name: &str) -> Result<TryLock, LockProbeError> {
+    let path = || folder.join(name);
     let err = |errno| {
-        tracing::debug!(path = %path.display(), %errno, "testing lock file failed");
-        LockProbeError {
-            path: path.to_owned(),
+        tracing::debug!(path = %path().display(), %errno, "testing lock file failed");
+        LockProbeError::Os {
+            path: path(),
             errno,
         }
     };
     // A new owner may replace a removed file between our open and our check; a few rounds
     // settle that race (each round means someone else made progress).
     for _ in 0..8 {
-        let fd = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        let fd = match folder.open_file(name, OFlags::RDONLY) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(TryLock::Missing),
             Err(errno) => return Err(err(errno)),
         };
+        let ours = match trust::check(fd.as_fd(), Kind::File, folder.permissions()) {
+            Ok(_) => rustix::fs::fstat(&fd).map_err(err)?,
+            Err(TrustError::Untrusted(source)) => {
+                return Err(LockProbeError::Untrusted {
+                    path: path(),
+                    source,
+                });
+            }
+            Err(TrustError::Stat(errno)) => return Err(err(errno)),
+        };
         if !lock_exclusive(fd.as_fd()).map_err(err)? {
             return Ok(TryLock::Held);
         }
-        let ours = rustix::fs::fstat(&fd).map_err(err)?;
-        match rustix::fs::stat(path) {
+        match rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(now) if now.st_dev == ours.st_dev && now.st_ino == ours.st_ino => {
-                tracing::debug!(path = %path.display(), "lock was free: owner is dead");
+                tracing::debug!(path = %path().display(), "lock was free: owner is dead");
                 return Ok(TryLock::Acquired(LockFile {
                     fd,
-                    path: path.to_owned(),
+                    folder: folder.clone(),
+                    name: name.to_owned(),
                 }));
             }
             Ok(_) => continue,
@@ -254,63 +294,10 @@ pub fn try_lock(path: impl AsRef<Path>) -> Result<TryLock, LockProbeError> {
     Ok(TryLock::Held)
 }
 
-/// Creates the directory `path` and its missing parents, as a runtime directory should be:
-/// owner-only (`0700`) by default, or for a group (`02770` and the group: members may create
-/// files, which inherit the group). Folders that exist already are left as they are.
-/// Succeeds if `path` exists.
-pub fn create_runtime_dir(path: impl AsRef<Path>, permissions: Permissions) -> std::io::Result<()> {
-    let path = path.as_ref();
-    // Another process may remove an empty folder of ours (the last participant of a service
-    // or domain does) between our creating it and our using it: start over, a few times.
-    let mut attempts = 0;
-    loop {
-        match create_missing_dirs(path, permissions) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 16 => attempts += 1,
-            other => return other,
-        }
-    }
-}
-
-fn create_missing_dirs(path: &Path, permissions: Permissions) -> std::io::Result<()> {
-    let mut missing = Vec::new();
-    let mut at = Some(path);
-    while let Some(dir) = at {
-        if dir.as_os_str().is_empty() || dir.is_dir() {
-            break;
-        }
-        missing.push(dir);
-        at = dir.parent();
-    }
-    let mode = match permissions {
-        Permissions::OwnerOnly => 0o700,
-        Permissions::Group { .. } => 0o2770,
-    };
-    for dir in missing.into_iter().rev() {
-        match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
-            Ok(()) => {}
-            // Another process made it meanwhile: theirs is as good as ours. (If it is gone
-            // again already, the next step fails with ENOENT and we start over.)
-            Err(Errno::EXIST) => continue,
-            Err(errno) => return Err(errno.into()),
-        }
-        let fd = rustix::fs::open(
-            dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        if let Permissions::Group { gid } = permissions {
-            rustix::fs::fchown(&fd, None, Some(rustix::fs::Gid::from_raw(gid)))?;
-        }
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
-    }
-    Ok(())
-}
-
 /// Gives an open file the mode and group of `permissions`.
 fn apply_permissions(fd: BorrowedFd<'_>, permissions: Permissions) -> rustix::io::Result<()> {
-    rustix::fs::fchmod(fd, Mode::from_raw_mode(permissions.mode()))?;
-    if let Permissions::Group { gid } = permissions {
+    if let Some(gid) = permissions.gid() {
         rustix::fs::fchown(fd, None, Some(rustix::fs::Gid::from_raw(gid)))?;
     }
-    Ok(())
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(permissions.mode()))
 }

@@ -6,15 +6,27 @@
 //! creators can never both believe they own one object. Mapping an object is
 //! [`crate::os::mmap::Mapping`]'s job.
 //!
+//! `/dev/shm` is one folder for every user of the machine, writable by all. So an object is
+//! opened without following links (`O_NOFOLLOW`: `shm_open(3)` of glibc does the same, the
+//! raw one of rustix does not) and used only once `fstat` on the descriptor says it is ours
+//! ([`crate::os::trust`]); listing and removing skip what is not ours.
+//!
+//! [`SharedMemory::allocate`] gives an object its size *and its memory* (`fallocate(2)`):
+//! with `ftruncate(2)` alone, tmpfs hands out pages only when they are first touched, and a
+//! full `/dev/shm` then kills the process that touches one with `SIGBUS`. Reserving at
+//! creation turns that into an error that says how much was needed and how much is free.
+//!
 //! Names follow `shm_overview(7)`: a leading `/`, then 1 to 254 bytes that are neither `/`
 //! nor NUL; `.` and `..` are refused. [`ShmName`] holds only valid names.
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::{Gid, Mode};
+use rustix::fs::{AtFlags, CWD, FallocateFlags, Gid, Mode, OFlags};
 use rustix::io::Errno;
-use rustix::shm as rshm;
+
+pub use crate::os::trust::Permissions;
+use crate::os::trust::{self, Kind, TrustError, Untrusted};
 
 /// The directory where Linux exposes shared-memory objects.
 pub const SHM_DIR: &str = "/dev/shm";
@@ -117,29 +129,6 @@ impl AsRef<str> for ShmName {
     }
 }
 
-/// Who may open an object that [`SharedMemory::create`] makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Permissions {
-    /// Mode `0600`: only the creating user (the default).
-    #[default]
-    OwnerOnly,
-    /// Mode `0660` and group ownership `gid`: the creating user and members of `gid`.
-    Group {
-        /// The group that may read and write the object.
-        gid: u32,
-    },
-}
-
-impl Permissions {
-    /// The file mode these permissions stand for.
-    pub fn mode(self) -> u32 {
-        match self {
-            Self::OwnerOnly => 0o600,
-            Self::Group { .. } => 0o660,
-        }
-    }
-}
-
 /// How [`SharedMemory::open`] opens an existing object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -216,6 +205,20 @@ pub enum ShmOpenError {
         /// The requested access.
         access: Access,
     },
+    /// The object exists but is not ours: another user's, or open to others. It was not
+    /// used.
+    #[error(
+        "shared-memory object {name} is not used: {source}. Someone else made it under a name \
+         of this user's domain (to read or feed its messages?): remove it (rm {SHM_DIR}/{}) if \
+         nobody should have it, or ask its owner",
+        name.file_name()
+    )]
+    NotOurs {
+        /// The object's name.
+        name: ShmName,
+        /// Whose it is.
+        source: Untrusted,
+    },
     /// Any other failure of `shm_open(3)`.
     #[error("could not open shared-memory object {name}: {errno}")]
     Os {
@@ -227,25 +230,41 @@ pub enum ShmOpenError {
     },
 }
 
-/// Failure of [`SharedMemory::set_len`].
+/// Failure of [`SharedMemory::allocate`].
 #[derive(Debug, thiserror::Error)]
-pub enum ShmResizeError {
+pub enum ShmAllocateError {
     /// The object was opened read-only.
-    #[error("cannot resize shared-memory object {name}: it was opened read-only")]
+    #[error("cannot size shared-memory object {name}: it was opened read-only")]
     ReadOnly {
         /// The object's name.
         name: ShmName,
     },
-    /// `ftruncate(2)` failed (for example: no space left in {SHM_DIR}).
+    /// `/dev/shm` has not enough free memory for the object.
     #[error(
-        "could not resize shared-memory object {name} to {len} bytes: {errno}; check free space in {SHM_DIR} (df -h {SHM_DIR})"
+        "{SHM_DIR} has no room for shared-memory object {name}: it needs {} but only {} of {} \
+         are free. Enlarge {SHM_DIR} (a container's default is 64 MiB: `docker run \
+         --shm-size=1g`, or `mount -o remount,size=1G {SHM_DIR}`), free it (`shmbus clean`), or \
+         lower the QoS limits or the message size",
+        bytes(*needed), bytes(*free), bytes(*total)
     )]
+    NoSpace {
+        /// The object's name.
+        name: ShmName,
+        /// Bytes the object needs.
+        needed: u64,
+        /// Bytes free in the filesystem when it failed.
+        free: u64,
+        /// Size of the filesystem.
+        total: u64,
+    },
+    /// `fallocate(2)` or `ftruncate(2)` failed otherwise.
+    #[error("could not give shared-memory object {name} {len} bytes: {errno}")]
     Os {
         /// The object's name.
         name: ShmName,
         /// The requested length.
         len: u64,
-        /// The error from `ftruncate(2)`.
+        /// The error.
         #[source]
         errno: Errno,
     },
@@ -270,6 +289,14 @@ pub enum ShmUnlinkError {
     NotFound {
         /// The object's name.
         name: ShmName,
+    },
+    /// The object is not ours: it is left alone.
+    #[error("shared-memory object {name} is not removed: {source}")]
+    NotOurs {
+        /// The object's name.
+        name: ShmName,
+        /// Whose it is.
+        source: Untrusted,
     },
     /// This user may not remove the object.
     #[error("not allowed to remove shared-memory object {name}; it belongs to another user")]
@@ -297,6 +324,27 @@ pub struct ShmListError {
     pub source: std::io::Error,
 }
 
+/// Bytes for people: `4.0 MiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The path of object `name` in [`SHM_DIR`].
+fn path_of(name: &ShmName) -> String {
+    format!("{SHM_DIR}/{}", name.file_name())
+}
+
 /// An open POSIX shared-memory object. Closing (dropping) it does not remove the object;
 /// [`unlink`] does.
 #[derive(Debug)]
@@ -308,36 +356,37 @@ pub struct SharedMemory {
 
 impl SharedMemory {
     /// Creates a new, empty object exclusively: fails with
-    /// [`ShmCreateError::AlreadyExists`] if the name is taken. The mode is set with
-    /// `fchmod(2)` after creation, so the process umask cannot narrow it.
+    /// [`ShmCreateError::AlreadyExists`] if the name is taken (by anything, a planted link
+    /// included). The mode is set with `fchmod(2)` after creation, so the process umask
+    /// cannot narrow it. Give it a size with [`allocate`](Self::allocate).
     pub fn create(name: &ShmName, permissions: Permissions) -> Result<Self, ShmCreateError> {
         let mode = permissions.mode();
-        let flags = rshm::OFlags::CREATE | rshm::OFlags::EXCL | rshm::OFlags::RDWR;
-        let fd = rshm::open(name.as_str(), flags, Mode::from_raw_mode(mode)).map_err(|errno| {
-            tracing::debug!(%name, %errno, "shm_open(O_CREAT|O_EXCL) failed");
-            match errno {
-                Errno::EXIST => ShmCreateError::AlreadyExists { name: name.clone() },
-                Errno::ACCESS | Errno::PERM => {
-                    ShmCreateError::PermissionDenied { name: name.clone() }
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd =
+            rustix::fs::open(path_of(name), flags, Mode::from_raw_mode(mode)).map_err(|errno| {
+                tracing::debug!(%name, %errno, "shm_open(O_CREAT|O_EXCL) failed");
+                match errno {
+                    Errno::EXIST => ShmCreateError::AlreadyExists { name: name.clone() },
+                    Errno::ACCESS | Errno::PERM => {
+                        ShmCreateError::PermissionDenied { name: name.clone() }
+                    }
+                    errno => ShmCreateError::Os {
+                        name: name.clone(),
+                        errno,
+                    },
                 }
-                errno => ShmCreateError::Os {
-                    name: name.clone(),
-                    errno,
-                },
-            }
-        })?;
-        let gid = match permissions {
-            Permissions::OwnerOnly => None,
-            Permissions::Group { gid } => Some(gid),
-        };
-        let applied = rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).and_then(|()| match gid {
-            Some(gid) => rustix::fs::fchown(&fd, None, Some(Gid::from_raw(gid))),
-            None => Ok(()),
-        });
+            })?;
+        let gid = permissions.gid();
+        let applied = gid
+            .map_or(Ok(()), |gid| {
+                rustix::fs::fchown(&fd, None, Some(Gid::from_raw(gid)))
+            })
+            .and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)));
         if let Err(errno) = applied {
             tracing::debug!(%name, %errno, "setting permissions failed; removing the object");
             // Do not leak the half-made object; a failure here leaves nothing we could fix.
-            let _ = rshm::unlink(name.as_str());
+            let _ = rustix::fs::unlink(path_of(name));
             return Err(ShmCreateError::SetPermissions {
                 name: name.clone(),
                 mode,
@@ -353,13 +402,20 @@ impl SharedMemory {
         })
     }
 
-    /// Opens an existing object.
-    pub fn open(name: &ShmName, access: Access) -> Result<Self, ShmOpenError> {
+    /// Opens an existing object that is ours under `permissions` (see
+    /// [`crate::os::trust`]); an object of another user, or open to others, is refused with
+    /// [`ShmOpenError::NotOurs`] before anything of it is read.
+    pub fn open(
+        name: &ShmName,
+        access: Access,
+        permissions: Permissions,
+    ) -> Result<Self, ShmOpenError> {
         let flags = match access {
-            Access::ReadWrite => rshm::OFlags::RDWR,
-            Access::ReadOnly => rshm::OFlags::RDONLY,
-        };
-        let fd = rshm::open(name.as_str(), flags, Mode::empty()).map_err(|errno| {
+            Access::ReadWrite => OFlags::RDWR,
+            Access::ReadOnly => OFlags::RDONLY,
+        } | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path_of(name), flags, Mode::empty()).map_err(|errno| {
             tracing::debug!(%name, %errno, ?access, "shm_open failed");
             match errno {
                 Errno::NOENT => ShmOpenError::NotFound { name: name.clone() },
@@ -373,6 +429,21 @@ impl SharedMemory {
                 },
             }
         })?;
+        match trust::check(fd.as_fd(), Kind::File, permissions) {
+            Ok(_) => {}
+            Err(TrustError::Untrusted(source)) => {
+                return Err(ShmOpenError::NotOurs {
+                    name: name.clone(),
+                    source,
+                });
+            }
+            Err(TrustError::Stat(errno)) => {
+                return Err(ShmOpenError::Os {
+                    name: name.clone(),
+                    errno,
+                });
+            }
+        }
         Ok(Self {
             fd,
             name: name.clone(),
@@ -380,19 +451,41 @@ impl SharedMemory {
         })
     }
 
-    /// Sets the object's size in bytes (`ftruncate(2)`); new bytes read as zero.
-    pub fn set_len(&self, len: u64) -> Result<(), ShmResizeError> {
+    /// Gives the object `len` bytes and reserves their memory (`fallocate(2)`), so that
+    /// no later access can fail for lack of memory. A filesystem without `fallocate` gets
+    /// `ftruncate(2)` instead (then pages are found only when touched).
+    pub fn allocate(&self, len: u64) -> Result<(), ShmAllocateError> {
         if self.access == Access::ReadOnly {
-            return Err(ShmResizeError::ReadOnly {
+            return Err(ShmAllocateError::ReadOnly {
                 name: self.name.clone(),
             });
         }
-        rustix::fs::ftruncate(&self.fd, len).map_err(|errno| {
-            tracing::debug!(name = %self.name, len, %errno, "ftruncate failed");
-            ShmResizeError::Os {
-                name: self.name.clone(),
-                len,
-                errno,
+        let result = match rustix::fs::fallocate(&self.fd, FallocateFlags::empty(), 0, len) {
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => {
+                tracing::debug!(name = %self.name, "fallocate unsupported; the memory is not reserved");
+                rustix::fs::ftruncate(&self.fd, len)
+            }
+            other => other,
+        };
+        result.map_err(|errno| {
+            tracing::debug!(name = %self.name, len, %errno, "allocating a shared-memory object failed");
+            match errno {
+                Errno::NOSPC | Errno::FBIG => {
+                    let (free, total) = rustix::fs::fstatvfs(&self.fd)
+                        .map(|s| (s.f_bavail * s.f_frsize, s.f_blocks * s.f_frsize))
+                        .unwrap_or((0, 0));
+                    ShmAllocateError::NoSpace {
+                        name: self.name.clone(),
+                        needed: len,
+                        free,
+                        total,
+                    }
+                }
+                errno => ShmAllocateError::Os {
+                    name: self.name.clone(),
+                    len,
+                    errno,
+                },
             }
         })
     }
@@ -432,10 +525,13 @@ impl AsFd for SharedMemory {
     }
 }
 
-/// Removes the object called `name` (`shm_unlink(3)`). Processes that have it open or
-/// mapped keep using it; the memory is freed when the last of them lets go.
-pub fn unlink(name: &ShmName) -> Result<(), ShmUnlinkError> {
-    rshm::unlink(name.as_str()).map_err(|errno| {
+/// Removes the object called `name` (`shm_unlink(3)`) if it is ours under `permissions`;
+/// another user's object under that name is left alone ([`ShmUnlinkError::NotOurs`]).
+/// Processes that have it open or mapped keep using it; the memory is freed when the last
+/// of them lets go.
+pub fn unlink(name: &ShmName, permissions: Permissions) -> Result<(), ShmUnlinkError> {
+    let path = path_of(name);
+    let fail = |errno| {
         tracing::debug!(%name, %errno, "shm_unlink failed");
         match errno {
             Errno::NOENT => ShmUnlinkError::NotFound { name: name.clone() },
@@ -445,24 +541,44 @@ pub fn unlink(name: &ShmName) -> Result<(), ShmUnlinkError> {
                 errno,
             },
         }
-    })?;
+    };
+    // `/dev/shm` is sticky: once we found the entry ours, only we (or root) can replace it.
+    let stat = rustix::fs::statat(CWD, path.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+    if let Err(source) = trust::judge(trust::Ownership::of(&stat), Kind::File, permissions) {
+        return Err(ShmUnlinkError::NotOurs {
+            name: name.clone(),
+            source,
+        });
+    }
+    rustix::fs::unlink(path.as_str()).map_err(fail)?;
     tracing::debug!(%name, "removed shared-memory object");
     Ok(())
 }
 
-/// The names of all objects whose name (with its leading `/`) starts with `prefix`,
-/// sorted. Entries of [`SHM_DIR`] that are not valid object names are skipped.
-pub fn list(prefix: &str) -> Result<Vec<ShmName>, ShmListError> {
+/// The names of the objects whose name (with its leading `/`) starts with `prefix` and that
+/// are ours under `permissions`, sorted. Entries of [`SHM_DIR`] that are not valid object
+/// names, or not ours, are skipped.
+pub fn list(prefix: &str, permissions: Permissions) -> Result<Vec<ShmName>, ShmListError> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(SHM_DIR)? {
         let entry = entry?;
         let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if let Ok(name) = ShmName::new(format!("/{file}"))
-            && name.as_str().starts_with(prefix)
-        {
+        let Ok(name) = ShmName::new(format!("/{file}")) else {
+            continue;
+        };
+        if !name.as_str().starts_with(prefix) {
+            continue;
+        }
+        let ours = rustix::fs::statat(CWD, path_of(&name).as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|stat| {
+                trust::judge(trust::Ownership::of(&stat), Kind::File, permissions).is_ok()
+            });
+        if ours {
             names.push(name);
+        } else {
+            tracing::debug!(%name, "skipped a shared-memory object that is not ours");
         }
     }
     names.sort();
@@ -514,8 +630,9 @@ mod tests {
     }
 
     #[test]
-    fn permissions_modes() {
-        assert_eq!(Permissions::default().mode(), 0o600);
-        assert_eq!(Permissions::Group { gid: 5 }.mode(), 0o660);
+    fn sizes_are_readable() {
+        assert_eq!(bytes(100), "100 bytes");
+        assert_eq!(bytes(4 << 20), "4.0 MiB");
+        assert_eq!(bytes(243 << 20), "243.0 MiB");
     }
 }

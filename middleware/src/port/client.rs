@@ -26,11 +26,13 @@ use crate::message::ShmMessage;
 use crate::os::futex::FutexError;
 use crate::os::mmap::Mapping;
 use crate::os::process;
+use crate::os::signal::TerminationRequested;
 use crate::service::layout::{REQUEST_CANCELLED, REQUEST_DONE, REQUEST_PENDING};
 use crate::service::{PortKind, RequestResponseQos, ServiceInner};
 use crate::sync::Event;
 use crate::sync::atomic::Ordering;
 use crate::sync::chunk_store::{Init, LoanedPayload};
+use crate::sync::event::WaitError;
 
 type Region = Arc<Mapping>;
 
@@ -120,6 +122,18 @@ pub enum ResponseError {
     /// Sleeping on the response event failed.
     #[error("waiting for a response failed: {0}")]
     Wait(#[from] FutexError),
+    /// The program was asked to terminate (SIGINT or SIGTERM with signal handling on).
+    #[error(transparent)]
+    Terminated(#[from] TerminationRequested),
+}
+
+impl From<WaitError> for ResponseError {
+    fn from(error: WaitError) -> Self {
+        match error {
+            WaitError::Futex(e) => Self::Wait(e),
+            WaitError::Terminated(e) => Self::Terminated(e),
+        }
+    }
 }
 
 /// Failure of [`Client::call`].

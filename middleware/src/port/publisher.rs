@@ -156,7 +156,7 @@ impl<T: ShmMessage> PublisherBuilder<T> {
         let shm =
             SharedMemory::create(&segment_name, service.permissions()).map_err(OsError::from)?;
         let made = (|| -> Result<ChunkStore<Region>, PublisherCreateError> {
-            shm.set_len(layout.segment_size as u64)
+            shm.allocate(layout.segment_size as u64)
                 .map_err(OsError::from)?;
             let mapping = Arc::new(
                 Mapping::new(&shm, layout.segment_size, Protection::ReadWrite)
@@ -167,13 +167,13 @@ impl<T: ShmMessage> PublisherBuilder<T> {
         let store = match made {
             Ok(store) => store,
             Err(e) => {
-                let _ = shm::unlink(&segment_name);
+                let _ = shm::unlink(&segment_name, service.permissions());
                 return Err(e);
             }
         };
         drop(shm);
         let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port, &|_| {}) else {
-            let _ = shm::unlink(&segment_name);
+            let _ = shm::unlink(&segment_name, service.permissions());
             return Err(PublisherCreateError::TooManyPublishers {
                 service: service.name.to_string(),
                 max: qos.max_publishers,
@@ -189,7 +189,7 @@ impl<T: ShmMessage> PublisherBuilder<T> {
                 }
                 Err(e) => {
                     service.release_slot(ch, PortKind::Publisher, claim.slot);
-                    let _ = shm::unlink(&segment_name);
+                    let _ = shm::unlink(&segment_name, service.permissions());
                     return Err(e.into());
                 }
             }
@@ -748,7 +748,7 @@ impl<T> Drop for Publisher<T> {
         }
         self.service
             .release_slot(self.ch, PortKind::Publisher, self.claim.slot);
-        if let Err(error) = shm::unlink(&self.segment_name) {
+        if let Err(error) = shm::unlink(&self.segment_name, self.service.permissions()) {
             tracing::warn!(%error, "could not remove the publisher's data segment");
         }
         tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "publisher removed");

@@ -10,10 +10,12 @@ use crate::os::futex::FutexError;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::process;
 use crate::os::shm::{Access, SharedMemory};
+use crate::os::signal::TerminationRequested;
 use crate::service::layout::{Entry, QueueKind, tag};
 use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::chunk_store::{ChunkHeader, ChunkReader, HeldPayload, HoldError};
+use crate::sync::event::WaitError;
 use crate::sync::index_queue::{IndexQueueConsumer, IndexQueueProducer, Overflow};
 
 type Region = Arc<Mapping>;
@@ -53,6 +55,20 @@ pub enum ReceiveError {
     /// Sleeping on the wake-up word failed.
     #[error("waiting for samples failed: {0}")]
     Wait(#[from] FutexError),
+    /// The program was asked to terminate (SIGINT or SIGTERM with
+    /// [`NodeBuilder::signal_handling`](crate::node::NodeBuilder::signal_handling)): leave
+    /// the loop and drop the ports.
+    #[error(transparent)]
+    Terminated(#[from] TerminationRequested),
+}
+
+impl From<WaitError> for ReceiveError {
+    fn from(error: WaitError) -> Self {
+        match error {
+            WaitError::Futex(e) => Self::Wait(e),
+            WaitError::Terminated(e) => Self::Terminated(e),
+        }
+    }
 }
 
 /// Builds a [`Subscriber`].
@@ -406,7 +422,8 @@ impl<T: ShmMessage> Subscriber<T> {
                     .service
                     .segment_name(info.owner, info.port)
                     .map_err(|e| e.to_string())?;
-                let shm = SharedMemory::open(&name, Access::ReadOnly).map_err(|e| e.to_string())?;
+                let shm = SharedMemory::open(&name, Access::ReadOnly, self.service.permissions())
+                    .map_err(|e| e.to_string())?;
                 let len = usize::try_from(shm.len().map_err(|e| e.to_string())?)
                     .map_err(|e| e.to_string())?;
                 if len < layout.segment_size {
@@ -463,7 +480,7 @@ impl<T: ShmMessage> Subscriber<T> {
         &self,
         timeout: Option<Duration>,
         condition: impl FnMut() -> Option<R>,
-    ) -> Result<Option<R>, FutexError> {
+    ) -> Result<Option<R>, WaitError> {
         match &self.event {
             Some(event) => event.wait_until(timeout, condition),
             None => Ok(None),

@@ -33,6 +33,7 @@ use std::time::Duration;
 use crate::os::futex::{FutexError, WAIT_ANY_MAX, WaitOutcome};
 use crate::os::mmap::Mapping;
 use crate::os::process::monotonic_ns;
+use crate::os::signal::{self, TerminationRequested};
 use crate::sync::Event;
 
 pub(crate) mod sealed {
@@ -81,6 +82,9 @@ pub enum WaitError {
     /// against it).
     #[error("waiting on the wait set failed: {0}")]
     Futex(#[from] FutexError),
+    /// The program was asked to terminate (SIGINT or SIGTERM with signal handling on).
+    #[error(transparent)]
+    Terminated(#[from] TerminationRequested),
     /// `wait_blocking` on a set without ports would never return.
     #[error(
         "the wait set has no ports attached, so a blocking wait would never end; attach a port first"
@@ -224,6 +228,7 @@ impl<'a> WaitSet<'a> {
             if !ready.is_empty() {
                 return Ok(ready);
             }
+            signal::check()?;
             let remaining = match deadline {
                 None => None,
                 Some(deadline) => match deadline.checked_sub(monotonic_ns()) {

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::os::dir::FolderError;
 use crate::os::lock::LockCreateError;
 use crate::os::mmap::MapError;
-use crate::os::shm::{ShmCreateError, ShmNameError, ShmOpenError, ShmResizeError, ShmStatError};
+use crate::os::shm::{ShmAllocateError, ShmCreateError, ShmNameError, ShmOpenError, ShmStatError};
 use crate::service::name::ServiceNameError;
 use crate::service::qos::QosError;
 use crate::sync::layout::LayoutError;
@@ -121,7 +122,7 @@ pub enum OsError {
     #[error(transparent)]
     Open(#[from] ShmOpenError),
     #[error(transparent)]
-    Resize(#[from] ShmResizeError),
+    Allocate(#[from] ShmAllocateError),
     #[error(transparent)]
     Stat(#[from] ShmStatError),
     #[error(transparent)]
@@ -132,6 +133,10 @@ pub enum OsError {
     Lock(#[from] LockCreateError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    #[error("{0}")]
+    Errno(#[from] rustix::io::Errno),
     #[error(transparent)]
     Probe(#[from] crate::os::lock::LockProbeError),
     #[error(transparent)]

@@ -41,7 +41,6 @@ mod registry;
 mod request_response;
 pub(crate) mod sweep;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,8 +52,10 @@ pub use qos::{OverflowPolicy, PubSubQos, QosError, RequestResponseQos};
 pub(crate) use registry::{Claim, PortKind, Registry, ServiceInner};
 pub use request_response::{RequestResponseService, RequestResponseServiceBuilder};
 
+use crate::config::retry_races;
 use crate::message::{ShmMessage, TypeDescriptor};
 use crate::node::Node;
+use crate::os::dir::Folder;
 use crate::os::lock::{self, LockCreateError, LockFile, TryLock};
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::shm::{self, Access, Permissions, SharedMemory, ShmName, ShmOpenError};
@@ -128,10 +129,8 @@ pub(crate) fn open_service(
     };
     let suffix = pattern_suffix(spec.pattern);
     let shm_name = ShmName::new(object_name(&config, suffix, id)).map_err(|e| os(e.into()))?;
-    let dir = config.domain_dir().join("services");
-    lock::create_runtime_dir(&dir, config.permissions()).map_err(|e| os(e.into()))?;
-    let lock_path = dir.join(lock_file_name(suffix, id));
-    let lock = acquire_lock(&lock_path, spec.lock_timeout, name, config.permissions())?;
+    let lock_name = lock_file_name(suffix, id);
+    let (_, lock) = acquire_lock(node.domain_folder(), &lock_name, spec.lock_timeout, name)?;
     let opener = Opener {
         node,
         name,
@@ -139,19 +138,19 @@ pub(crate) fn open_service(
         id,
         shm_name: &shm_name,
     };
-    let result = opener.run_locked(mode, lock_path);
+    let result = opener.run_locked(mode, lock_name);
     // A failed `open` (or a failed creation) leaves no service behind; its lock file
     // must not stay either. We hold the lock, so nobody is creating it right now.
     if result.is_err()
         && matches!(
-            SharedMemory::open(&shm_name, Access::ReadOnly),
+            SharedMemory::open(&shm_name, Access::ReadOnly, spec.permissions),
             Err(ShmOpenError::NotFound { .. })
         )
     {
         if let Err(error) = lock.remove() {
             tracing::warn!(service = %name, %error, "could not remove the lock file of a service that does not exist");
         }
-        crate::os::fs::remove_dir_if_empty(&dir);
+        node.domain_folder().remove_dir_if_empty("services");
     } else {
         drop(lock);
     }
@@ -181,14 +180,11 @@ impl Opener<'_> {
         }
     }
 
-    fn run_locked(
-        &self,
-        mode: Mode,
-        lock_path: PathBuf,
-    ) -> Result<Arc<ServiceInner>, ServiceError> {
+    fn run_locked(&self, mode: Mode, lock_name: String) -> Result<Arc<ServiceInner>, ServiceError> {
         let (name, spec) = (self.name, self.spec);
         let domain = self.node.config().domain().to_owned();
-        let existing = match SharedMemory::open(self.shm_name, Access::ReadWrite) {
+        let existing = match SharedMemory::open(self.shm_name, Access::ReadWrite, spec.permissions)
+        {
             Ok(shm) => Some(shm),
             Err(ShmOpenError::NotFound { .. }) => None,
             Err(e) => return Err(self.os(e.into())),
@@ -208,11 +204,12 @@ impl Opener<'_> {
                         // Its creator died before marking it ready: we hold the lock, so
                         // nobody else is creating it. Remove it and start over.
                         tracing::warn!(service = %name, "removing a half-created service left by a dead creator");
-                        let _ = shm::unlink(self.shm_name);
+                        let _ = shm::unlink(self.shm_name, spec.permissions);
                         remove_segments(
                             self.node.config(),
                             pattern_suffix(self.spec.pattern),
                             self.id,
+                            spec.permissions,
                         );
                         self.create_object().map(|(m, g)| (m, g, true))?
                     }
@@ -235,7 +232,7 @@ impl Opener<'_> {
             name.clone(),
             self.id,
             self.shm_name.clone(),
-            lock_path,
+            lock_name,
             mapping,
             view,
             geometry,
@@ -257,7 +254,7 @@ impl Opener<'_> {
         let shm =
             SharedMemory::create(self.shm_name, spec.permissions).map_err(|e| self.os(e.into()))?;
         let init = || -> Result<Arc<Mapping>, OsError> {
-            shm.set_len(geometry.total as u64)?;
+            shm.allocate(geometry.total as u64)?;
             let mapping = Arc::new(Mapping::new(&shm, geometry.total, Protection::ReadWrite)?);
             let view = View::new(mapping.clone(), 0, geometry.total)?;
             let mut words = vec![
@@ -319,7 +316,7 @@ impl Opener<'_> {
                 Ok((mapping, geometry))
             }
             Err(source) => {
-                let _ = shm::unlink(self.shm_name);
+                let _ = shm::unlink(self.shm_name, spec.permissions);
                 Err(self.os(source))
             }
         }
@@ -423,13 +420,13 @@ fn lock_file_name(suffix: &str, id: u64) -> String {
     format!("{id:016x}.{suffix}.lock")
 }
 
-/// Removes every data segment of a service (it is going away, under its lock). Readers
-/// that still map one keep reading it.
-fn remove_segments(config: &crate::Config, suffix: &str, id: u64) {
-    match shm::list(&segments_prefix(config, suffix, id)) {
+/// Removes every data segment of a service (it is going away, under its lock) that is
+/// ours under `permissions`. Readers that still map one keep reading it.
+fn remove_segments(config: &crate::Config, suffix: &str, id: u64, permissions: Permissions) {
+    match shm::list(&segments_prefix(config, suffix, id), permissions) {
         Ok(names) => {
             for name in names {
-                if let Err(error) = shm::unlink(&name) {
+                if let Err(error) = shm::unlink(&name, permissions) {
                     tracing::warn!(%name, %error, "could not remove a data segment");
                 }
             }
@@ -449,13 +446,14 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Takes the service lock, waiting at most `timeout` for another holder.
+/// Takes the service lock `file` (in the domain's `services` folder, made if needed),
+/// waiting at most `timeout` for another holder; returns the folder with the lock.
 fn acquire_lock(
-    path: &Path,
+    domain: &Folder,
+    file: &str,
     timeout: Duration,
     name: &ServiceName,
-    permissions: Permissions,
-) -> Result<LockFile, ServiceError> {
+) -> Result<(Folder, LockFile), ServiceError> {
     let start = std::time::Instant::now();
     let mut pause = Duration::from_micros(50);
     let os = |source: OsError| ServiceError::Os {
@@ -463,17 +461,14 @@ fn acquire_lock(
         source,
     };
     loop {
-        let attempt = match LockFile::create(path, permissions) {
+        let services =
+            retry_races(|| domain.open_or_create("services")).map_err(|e| os(e.into()))?;
+        let attempt = match LockFile::create(&services, file) {
             Ok(lock) => Some(lock),
             // The last participant of another service removed the (empty) folder between
-            // our creating it and our lock file: make it again.
-            Err(e) if e.is_folder_race() => {
-                if let Some(dir) = path.parent() {
-                    lock::create_runtime_dir(dir, permissions).map_err(|e| os(e.into()))?;
-                }
-                None
-            }
-            Err(LockCreateError::AlreadyExists { .. }) => match lock::try_lock(path) {
+            // our opening it and our lock file: open it again, at once.
+            Err(e) if e.is_folder_race() => continue,
+            Err(LockCreateError::AlreadyExists { .. }) => match lock::try_lock(&services, file) {
                 Ok(TryLock::Acquired(lock)) => Some(lock),
                 Ok(TryLock::Held | TryLock::Missing) => None,
                 Err(e) => return Err(os(e.into())),
@@ -481,12 +476,12 @@ fn acquire_lock(
             Err(e) => return Err(os(e.into())),
         };
         if let Some(lock) = attempt {
-            return Ok(lock);
+            return Ok((services, lock));
         }
         if start.elapsed() >= timeout {
             return Err(ServiceError::LockTimeout {
                 name: name.to_string(),
-                path: path.to_owned(),
+                path: services.join(file),
                 waited: start.elapsed(),
             });
         }

@@ -1,7 +1,6 @@
 //! The mapped registry of a service: node table, port slots and queues of its channels,
 //! and the service handle that joins it and removes the service when the last one leaves.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,7 +59,8 @@ pub(crate) struct Registry {
     /// The hash of the name that names the service's objects.
     id: u64,
     shm_name: ShmName,
-    lock_path: PathBuf,
+    /// The service lock's file name (in the domain's `services` folder).
+    lock_name: String,
     pub(crate) mapping: Arc<Mapping>,
     pub(crate) view: View<Arc<Mapping>>,
     pub(crate) geometry: Geometry,
@@ -74,7 +74,7 @@ impl Registry {
         name: ServiceName,
         id: u64,
         shm_name: ShmName,
-        lock_path: PathBuf,
+        lock_name: String,
         mapping: Arc<Mapping>,
         view: View<Arc<Mapping>>,
         geometry: Geometry,
@@ -85,7 +85,7 @@ impl Registry {
             name,
             id,
             shm_name,
-            lock_path,
+            lock_name,
             mapping,
             view,
             geometry,
@@ -228,7 +228,7 @@ impl Registry {
             .word(at + SLOT_OWNER)
             .map_or(0, |w| w.load(Ordering::Acquire));
         if let Ok(name) = self.segment_name(owner, port) {
-            let _ = shm::unlink(&name);
+            let _ = shm::unlink(&name, self.permissions);
         }
         if let Some(w) = self.word(at + SLOT_PORT) {
             w.store(0, Ordering::Relaxed);
@@ -339,7 +339,7 @@ impl Registry {
     pub(crate) fn remove_orphan_segments(&self) -> usize {
         let config = self.node.config();
         let prefix = super::segments_prefix(config, self.suffix(), self.id);
-        let Ok(names) = shm::list(&prefix) else {
+        let Ok(names) = shm::list(&prefix, self.permissions) else {
             return 0;
         };
         let mut removed = 0;
@@ -349,7 +349,7 @@ impl Registry {
                 .next()
                 .and_then(|o| u64::from_str_radix(o, 16).ok())
                 .unwrap_or(0);
-            if !self.owner_alive(owner) && shm::unlink(&name).is_ok() {
+            if !self.owner_alive(owner) && shm::unlink(&name, self.permissions).is_ok() {
                 tracing::info!(service = %self.name, segment = %name, "removed the segment of a publisher that died before registering");
                 removed += 1;
             }
@@ -401,14 +401,13 @@ impl Registry {
     /// Removes the node entries and ports of nodes whose liveness token is free. The dead
     /// publishers' data segments are unlinked (readers that still map them keep reading).
     pub(crate) fn remove_dead_nodes(&self) -> usize {
-        let config = self.node.config();
         // Dead owners, with their token locked by us if it is still there.
         let mut dead: Vec<(u64, Option<crate::os::lock::LockFile>)> = Vec::new();
         let check = |owner: u64, dead: &mut Vec<(u64, Option<crate::os::lock::LockFile>)>| {
             if owner == 0 || owner == self.node.id().value() || dead.iter().any(|d| d.0 == owner) {
                 return;
             }
-            match NodeId::from_value(owner).map(|id| crate::node::liveness(config, id)) {
+            match NodeId::from_value(owner).map(|id| self.node.liveness(id)) {
                 Some(Liveness::Alive) => {}
                 Some(Liveness::Dead(token)) => dead.push((owner, Some(token))),
                 Some(Liveness::Gone) | None => dead.push((owner, None)),
@@ -445,7 +444,7 @@ impl Registry {
                     && port != 0
                     && let Ok(seg) = self.segment_name(owner, port)
                 {
-                    let _ = shm::unlink(&seg);
+                    let _ = shm::unlink(&seg, self.permissions);
                 }
                 if let Some(w) = self.word(at + SLOT_STATE) {
                     w.store(0, Ordering::Release);
@@ -470,12 +469,8 @@ impl Registry {
     /// for waits that must notice a dead peer, never for the data path.
     pub(crate) fn owner_alive(&self, owner: u64) -> bool {
         owner == self.node.id().value()
-            || NodeId::from_value(owner).is_some_and(|id| {
-                matches!(
-                    crate::node::liveness(self.node.config(), id),
-                    Liveness::Alive
-                )
-            })
+            || NodeId::from_value(owner)
+                .is_some_and(|id| matches!(self.node.liveness(id), Liveness::Alive))
     }
 
     /// Whether any node entry other than `except` or any port is still registered (our
@@ -522,12 +517,12 @@ impl std::ops::Deref for ServiceInner {
 impl Drop for ServiceInner {
     fn drop(&mut self) {
         let lock = match acquire_lock(
-            &self.lock_path,
+            self.node.domain_folder(),
+            &self.lock_name,
             Duration::from_secs(10),
             &self.name,
-            self.node.config().permissions(),
         ) {
-            Ok(lock) => lock,
+            Ok((_, lock)) => lock,
             Err(error) => {
                 tracing::warn!(service = %self.name, %error, "cannot take the service lock to leave it; its node entry stays until cleanup");
                 return;
@@ -548,15 +543,14 @@ impl Drop for ServiceInner {
         }
         // Every data segment of the service goes, draining ones included: found by name,
         // whatever the registry says.
-        remove_segments(self.node.config(), self.suffix(), self.id);
-        if let Err(error) = shm::unlink(&self.shm_name) {
+        remove_segments(self.node.config(), self.suffix(), self.id, self.permissions);
+        if let Err(error) = shm::unlink(&self.shm_name, self.permissions) {
             tracing::warn!(service = %self.name, %error, "could not remove the service's shared memory");
         }
         if let Err(error) = lock.remove() {
             tracing::warn!(service = %self.name, %error, "could not remove the service's lock file");
         }
-        let dir = self.node.config().domain_dir().join("services");
-        crate::os::fs::remove_dir_if_empty(dir);
+        self.node.domain_folder().remove_dir_if_empty("services");
         tracing::info!(service = %self.name, "service removed (last participant left)");
     }
 }

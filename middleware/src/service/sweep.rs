@@ -3,7 +3,6 @@
 //! [`crate::cleanup`]; it runs under the service lock, so it never races with a process
 //! that creates, opens or leaves the same service.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
     let prefix = format!("/{}", config.shm_prefix());
     let mut keys = Vec::new();
     let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-    for name in shm::list(&prefix).map_err(|e| OsError::Io(e.source))? {
+    for name in shm::list(&prefix, config.permissions()).map_err(|e| OsError::Io(e.source))? {
         let rest = &name.as_str()[prefix.len()..];
         let key = if let Some(id) = rest.strip_prefix("ps.") {
             hex(id).map(|id| (PATTERN_PUBSUB, id))
@@ -75,9 +74,11 @@ pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
             keys.push(ServiceKey { pattern, id });
         }
     }
-    let dir = config.domain_dir().join("services");
-    for path in crate::os::fs::list(&dir, ".lock")? {
-        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let lock_files = match node.domain_folder().open("services")? {
+        Some(services) => services.list(".lock")?,
+        None => Vec::new(),
+    };
+    for file in lock_files {
         let mut parts = file.split('.');
         let (Some(id), Some(kind)) = (parts.next().and_then(hex), parts.next()) else {
             continue;
@@ -107,33 +108,41 @@ pub(crate) fn sweep(
         name: label.to_string(),
         source,
     };
-    let dir = config.domain_dir().join("services");
-    let lock_path = dir.join(lock_file_name(key.suffix(), key.id));
-    let lock = match acquire_lock(&lock_path, lock_timeout, &label, config.permissions()) {
-        Ok(lock) => lock,
+    let permissions = config.permissions();
+    let lock_name = lock_file_name(key.suffix(), key.id);
+    let lock = match acquire_lock(node.domain_folder(), &lock_name, lock_timeout, &label) {
+        Ok((_, lock)) => lock,
         Err(ServiceError::LockTimeout { .. }) => return Ok(Swept::Busy),
         Err(e) => return Err(e),
     };
     let shm_name =
         ShmName::new(object_name(config, key.suffix(), key.id)).map_err(|e| os(e.into()))?;
     let remove_all = |lock: crate::os::lock::LockFile, dead: usize| {
-        let mut objects =
-            shm::list(&super::segments_prefix(config, key.suffix(), key.id)).map_or(0, |l| l.len());
-        remove_segments(config, key.suffix(), key.id);
-        if shm::unlink(&shm_name).is_ok() {
+        let mut objects = shm::list(
+            &super::segments_prefix(config, key.suffix(), key.id),
+            permissions,
+        )
+        .map_or(0, |l| l.len());
+        remove_segments(config, key.suffix(), key.id, permissions);
+        if shm::unlink(&shm_name, permissions).is_ok() {
             objects += 1;
         }
         if let Err(error) = lock.remove() {
             tracing::warn!(service = %label, %error, "could not remove a swept service's lock file");
         }
-        crate::os::fs::remove_dir_if_empty(&dir);
+        node.domain_folder().remove_dir_if_empty("services");
         tracing::info!(service = %label, dead, objects, "removed a service no live node uses");
         Swept::Removed { dead, objects }
     };
-    let shm = match SharedMemory::open(&shm_name, Access::ReadWrite) {
+    let shm = match SharedMemory::open(&shm_name, Access::ReadWrite, permissions) {
         Ok(shm) => shm,
         // Only a lock file or orphaned segments are left.
         Err(ShmOpenError::NotFound { .. }) => return Ok(remove_all(lock, 0)),
+        // Someone else's object under our name: not ours to judge or to remove.
+        Err(error @ ShmOpenError::NotOurs { .. }) => {
+            tracing::warn!(%error, "left a service object that is not ours alone");
+            return Ok(Swept::Foreign);
+        }
         Err(e) => return Err(os(e.into())),
     };
     let len = shm.len().map_err(|e| os(e.into()))?;
@@ -160,7 +169,7 @@ pub(crate) fn sweep(
         name,
         key.id,
         shm_name.clone(),
-        PathBuf::from(&lock_path),
+        lock_name.clone(),
         mapping,
         view,
         geometry,

@@ -30,6 +30,7 @@ use std::time::Duration;
 use crate::os::futex::{self, FutexError, WaitOutcome};
 use crate::os::mmap::Region;
 use crate::os::process::monotonic_ns;
+use crate::os::signal::{self, TerminationRequested};
 use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::layout::{LayoutError, Placement};
 
@@ -45,6 +46,17 @@ struct Words {
 pub const SIZE: usize = std::mem::size_of::<Words>();
 /// The alignment an event needs.
 pub const ALIGN: usize = std::mem::align_of::<Words>();
+
+/// Failure of [`Event::wait_until`].
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    /// Sleeping failed.
+    #[error(transparent)]
+    Futex(#[from] FutexError),
+    /// The process was asked to terminate (SIGINT, SIGTERM; see [`crate::os::signal`]).
+    #[error(transparent)]
+    Terminated(#[from] TerminationRequested),
+}
 
 /// The counter value a waiter saw before checking its condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,12 +181,14 @@ impl<R: Region> Event<R> {
 
     /// Waits until `condition` returns `Some`, at most `timeout` (`None`: forever). Returns
     /// `Ok(None)` on timeout. Follows the ticket / check / sleep sequence, so a notification
-    /// sent after the condition became true is never missed.
+    /// sent after the condition became true is never missed. A termination request (see
+    /// [`crate::os::signal`]) ends the wait with [`WaitError::Terminated`] unless the
+    /// condition holds.
     pub fn wait_until<T>(
         &self,
         timeout: Option<Duration>,
         mut condition: impl FnMut() -> Option<T>,
-    ) -> Result<Option<T>, FutexError> {
+    ) -> Result<Option<T>, WaitError> {
         let deadline = timeout.map(|t| {
             monotonic_ns().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
         });
@@ -183,6 +197,7 @@ impl<R: Region> Event<R> {
             if let Some(value) = condition() {
                 return Ok(Some(value));
             }
+            signal::check()?;
             let remaining = match deadline {
                 None => None,
                 Some(deadline) => match deadline.checked_sub(monotonic_ns()) {
