@@ -1,9 +1,11 @@
 //! Asks `cargo run --example server` for path plans once a second:
-//! `cargo run --example client`.
+//! `cargo run --example client`. Ctrl-C (or SIGTERM) ends it cleanly.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use shmbus::{Node, Service, ShmMessage};
+use shmbus_examples::Error;
 
 /// What a client asks for (declared in both examples).
 #[derive(ShmMessage, Debug, Clone, Copy)]
@@ -29,15 +31,23 @@ pub struct Waypoint {
     pub y: f64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::builder().name("navigator").create()?;
+fn main() -> ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), Error> {
+    let node = Node::builder()
+        .name("navigator")
+        .signal_handling(true)
+        .create()?;
     let service = Service::request_response::<PlanRequest, Waypoint>(&node, "examples/planner")
         .response_buffer(16)
         .open_or_create()?;
     let client = service.client().create()?;
     println!("asking examples/planner for plans; Ctrl-C to stop");
-    for round in 1u32.. {
-        std::thread::sleep(Duration::from_secs(1));
+    let mut round = 0u32;
+    while node.wait(Duration::from_secs(1)).is_ok() {
+        round += 1;
         if !client.has_servers() {
             println!("no server yet: start `cargo run --example server`");
             continue;
@@ -62,5 +72,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("plan {round}: {got} waypoints, then the server went quiet");
         }
     }
+    println!("stopped after {round} plans");
     Ok(())
 }

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use shmbus::{Node, Service, ShmMessage};
 
-/// A boxed error, enough for examples.
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::Error;
 
 /// A payload of `N` bytes whose first and last words carry the sequence number.
 #[derive(ShmMessage, Clone, Copy)]
@@ -74,7 +73,7 @@ pub fn ping<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<La
         if Instant::now() > deadline {
             return Err(format!("nobody answers on {name}/pong").into());
         }
-        std::thread::sleep(Duration::from_millis(1));
+        node.wait(Duration::from_millis(1))?;
     }
     let mut times = Vec::with_capacity(rounds);
     for seq in 1..=(rounds as u64 + WARM_UP) {
@@ -89,6 +88,7 @@ pub fn ping<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<La
                     break;
                 }
             } else {
+                shmbus::os::signal::check()?;
                 std::hint::spin_loop();
             }
         }
@@ -112,6 +112,7 @@ pub fn pong<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
     let publisher = outbound.publisher().create()?;
     loop {
         let Some(sample) = subscriber.receive()? else {
+            shmbus::os::signal::check()?;
             std::hint::spin_loop();
             continue;
         };
@@ -155,7 +156,7 @@ pub fn call<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<La
         if Instant::now() > deadline {
             return Err(format!("nobody serves {name}").into());
         }
-        std::thread::sleep(Duration::from_millis(1));
+        node.wait(Duration::from_millis(1))?;
     }
     let mut times = Vec::with_capacity(rounds);
     for seq in 1..=(rounds as u64 + WARM_UP) {
@@ -170,6 +171,7 @@ pub fn call<const N: usize>(node: &Node, name: &str, rounds: usize) -> Result<La
                     break;
                 }
             } else {
+                shmbus::os::signal::check()?;
                 std::hint::spin_loop();
             }
         }
@@ -190,6 +192,7 @@ pub fn serve<const N: usize>(node: &Node, name: &str) -> Result<(), Error> {
     let server = service.server().create()?;
     loop {
         let Some(request) = server.receive()? else {
+            shmbus::os::signal::check()?;
             std::hint::spin_loop();
             continue;
         };

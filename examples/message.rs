@@ -29,7 +29,11 @@ struct Plan {
     points: FixedVec<Point, 4>,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), shmbus_examples::Error> {
     println!("{}", Plan::DESCRIPTOR.render());
 
     let mut plan = Plan {

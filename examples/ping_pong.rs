@@ -5,15 +5,23 @@
 //! Prints the median and 99th percentile of the one-way latency (round trip / 2). The full,
 //! side-by-side benchmarks (iceoryx2, sockets, pipes) are in `benchmarks/`.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 
 use shmbus::{Config, Node};
-use shmbus_examples::latency::{self, Big, Error, Small};
+use shmbus_examples::latency::{self, Big, Small};
+use shmbus_examples::{Children, Error};
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("pong") {
-        let node = Node::builder().name("pong").create()?;
+        let node = Node::builder()
+            .name("pong")
+            .signal_handling(true)
+            .create()?;
         latency::pong::<8>(&node, "ping-pong/small")?;
         latency::pong::<{ (1 << 20) - 16 }>(&node, "ping-pong/big")?;
         latency::serve::<8>(&node, "ping-pong/call-small")?;
@@ -29,20 +37,21 @@ fn main() -> Result<(), Error> {
     let node = Node::builder()
         .name("ping")
         .config(Config::from_env()?.with_domain(&domain)?)
+        .signal_handling(true)
         .create()?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("pong")
-        .env("SHMBUS_DOMAIN", &domain)
-        .stdout(Stdio::null())
-        .spawn()?;
+    let mut children = Children::default();
+    let child = children.add(
+        Command::new(std::env::current_exe()?)
+            .arg("pong")
+            .env("SHMBUS_DOMAIN", &domain)
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
     let small = latency::ping::<8>(&node, "ping-pong/small", rounds)?;
     let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "ping-pong/big", rounds)?;
     let call_small = latency::call::<8>(&node, "ping-pong/call-small", rounds)?;
     let call_big = latency::call::<{ (1 << 20) - 16 }>(&node, "ping-pong/call-big", rounds)?;
-    let status = child.wait()?;
-    if !status.success() {
-        return Err(format!("the pong process failed: {status}").into());
-    }
+    children.finish(child)?;
     println!("one-way latency, busy-polling, {rounds} round trips each (round trip / 2):");
     for (what, size, l) in [
         ("8 B  ", size_of::<Small>(), small),

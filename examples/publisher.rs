@@ -1,10 +1,13 @@
 //! Publishes a counter on `examples/counter` every 100 ms. Run it next to
 //! `cargo run --example subscriber` in a second terminal:
-//! `cargo run --example publisher`.
+//! `cargo run --example publisher`. Ctrl-C (or SIGTERM) ends it cleanly: the loop ends,
+//! the ports and the node are dropped, and nothing of it is left in `/dev/shm`.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use shmbus::{Node, Service, ShmMessage};
+use shmbus_examples::Error;
 
 /// The message both examples agree on.
 #[derive(ShmMessage, Debug, Clone, Copy)]
@@ -16,8 +19,15 @@ pub struct Counter {
     pub square: u64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::builder().name("publisher").create()?;
+fn main() -> ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), Error> {
+    let node = Node::builder()
+        .name("publisher")
+        .signal_handling(true)
+        .create()?;
     let service = Service::publish_subscribe::<Counter>(&node, "examples/counter")
         .history(1)
         .open_or_create()?;
@@ -26,13 +36,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "publishing on examples/counter (domain {:?}); Ctrl-C to stop",
         node.config().domain()
     );
-    for count in 0.. {
+    let mut count = 0;
+    while node.wait(Duration::from_millis(100)).is_ok() {
         let mut sample = publisher.loan()?;
         sample.count = count;
         sample.square = count * count;
         let subscribers = sample.send()?;
         println!("sent {count} to {subscribers} subscriber(s)");
-        std::thread::sleep(Duration::from_millis(100));
+        count += 1;
     }
+    println!("stopped after {count} samples");
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Serves path plans on `examples/planner`: each request gets a stream of waypoints, one
 //! response each. Run it next to `cargo run --example client` in a second terminal:
-//! `cargo run --example server`.
+//! `cargo run --example server`. Ctrl-C (or SIGTERM) ends it cleanly.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use shmbus::{Node, Service, ShmMessage};
+use shmbus_examples::Error;
 
 /// What a client asks for (both examples declare it; the layout hash decides).
 #[derive(ShmMessage, Debug, Clone, Copy)]
@@ -30,8 +32,15 @@ pub struct Waypoint {
     pub y: f64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::builder().name("planner").create()?;
+fn main() -> ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), Error> {
+    let node = Node::builder()
+        .name("planner")
+        .signal_handling(true)
+        .create()?;
     let service = Service::request_response::<PlanRequest, Waypoint>(&node, "examples/planner")
         .response_buffer(16)
         .open_or_create()?;
@@ -40,6 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "serving examples/planner (domain {:?}); Ctrl-C to stop",
         node.config().domain()
     );
+    // A termination request (Ctrl-C, SIGTERM) ends the wait with an error: `?` returns it,
+    // dropping the ports and the node on the way, and `main` reports a clean stop.
     loop {
         let Some(request) = server.receive_timeout(Duration::from_secs(1))? else {
             continue;

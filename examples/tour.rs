@@ -11,16 +11,19 @@
 //!    `ServerGone` instead of hanging; the round-trip latency for 8 B and 1 MiB.
 //! 5. At the end nothing of the tour's domain is left in `/dev/shm` or its runtime folder.
 //!
-//! The children are this same program, started with a role argument.
+//! The children are this same program, started with a role argument. Ctrl-C (or SIGTERM)
+//! at any point ends the tour and its children cleanly: each leaves its loop, drops its
+//! ports and exits with status 0, leaving nothing behind.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use shmbus::service::OverflowPolicy;
 use shmbus::{Config, Node, Service, ShmMessage};
 
-use shmbus_examples::latency::{self, Error};
+use shmbus_examples::latency;
+use shmbus_examples::{Children, Error};
 
 const SAMPLES: u64 = 100_000;
 const ROUNDS: usize = 5_000;
@@ -37,7 +40,11 @@ fn checksum(seq: u64) -> u64 {
     seq.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    shmbus_examples::main(run)
+}
+
+fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("subscriber") => subscriber(),
@@ -54,29 +61,40 @@ fn config() -> Result<Config, Error> {
     Ok(Config::from_env()?)
 }
 
-fn spawn(role: &str, domain: &str) -> Result<(Child, BufReader<std::process::ChildStdout>), Error> {
+/// A node of a tour process: Ctrl-C and SIGTERM end its loops instead of killing it.
+fn node(name: &str, config: Config) -> Result<Node, Error> {
+    Ok(Node::builder()
+        .name(name)
+        .config(config)
+        .signal_handling(true)
+        .create()?)
+}
+
+type Output = BufReader<std::process::ChildStdout>;
+
+/// Starts a child in `role`, watched by `children`, and waits for its `ready` line.
+fn spawn(children: &mut Children, role: &str, domain: &str) -> Result<(usize, Output), Error> {
     let mut child = Command::new(std::env::current_exe()?)
         .arg(role)
         .env("SHMBUS_DOMAIN", domain)
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
+    let index = children.add(child);
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     if line.trim() != "ready" {
         return Err(format!("{role} did not start: {line:?}").into());
     }
-    Ok((child, reader))
+    Ok((index, reader))
 }
 
 fn tour() -> Result<(), Error> {
     let domain = format!("tour{}", std::process::id());
     let config = config()?.with_domain(&domain)?;
-    let node = Node::builder()
-        .name("tour")
-        .config(config.clone())
-        .create()?;
+    let node = node("tour", config.clone())?;
+    let mut children = Children::default();
     println!("shmbus tour — domain {domain:?}, node {}\n", node.id());
 
     // 1. Publish-subscribe across processes, no loss.
@@ -89,9 +107,9 @@ fn tour() -> Result<(), Error> {
         .publisher()
         .send_timeout(Duration::from_secs(30))
         .create()?;
-    let mut children = Vec::new();
+    let mut subscribers = Vec::new();
     for _ in 0..2 {
-        children.push(spawn("subscriber", &domain)?);
+        subscribers.push(spawn(&mut children, "subscriber", &domain)?);
     }
     println!("1. two subscriber processes joined; sending {SAMPLES} samples with backpressure");
     let start = Instant::now();
@@ -105,11 +123,15 @@ fn tour() -> Result<(), Error> {
         seq: 0,
         checksum: 0,
     })?; // end marker
-    for (mut child, mut out) in children {
+    for (child, mut out) in subscribers {
         let mut line = String::new();
         out.read_line(&mut line)?;
-        println!("   subscriber {}: {}", child.id(), line.trim());
-        child.wait()?;
+        println!(
+            "   subscriber {}: {}",
+            children.get(child).id(),
+            line.trim()
+        );
+        children.finish(child)?;
     }
     let elapsed = start.elapsed();
     println!(
@@ -118,7 +140,7 @@ fn tour() -> Result<(), Error> {
     );
 
     // 2. A process dies holding a sample.
-    let (mut holder, mut holder_out) = spawn("holder", &domain)?;
+    let (holder, mut holder_out) = spawn(&mut children, "holder", &domain)?;
     let total = publisher.free_chunks();
     publisher.send_copy(&Counter {
         seq: 1,
@@ -133,8 +155,8 @@ fn tour() -> Result<(), Error> {
         "2. a third process took a sample and holds it: {} of {total} chunks free",
         publisher.free_chunks()
     );
-    holder.kill()?; // SIGKILL
-    holder.wait()?;
+    children.get(holder).kill()?; // SIGKILL
+    children.get(holder).wait()?;
     let removed = service.remove_dead_nodes();
     println!(
         "   killed it with SIGKILL; {removed} dead node removed; {} of {total} chunks free again\n",
@@ -145,10 +167,10 @@ fn tour() -> Result<(), Error> {
     drop(publisher);
     drop(service);
     println!("3. ping-pong with a child process, busy-polling, {ROUNDS} round trips each:");
-    let (mut child, _out) = spawn("pong", &domain)?;
+    let (pong, _out) = spawn(&mut children, "pong", &domain)?;
     let small = latency::ping::<8>(&node, "tour/small", ROUNDS)?;
     let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "tour/big", ROUNDS)?;
-    child.wait()?;
+    children.finish(pong)?;
     println!(
         "   8 B:   median one-way {:>8.0} ns, p99 {:>8.0} ns",
         small.median_ns, small.p99_ns
@@ -161,8 +183,9 @@ fn tour() -> Result<(), Error> {
     );
 
     // 4. Request-response.
-    rpc(&node, &domain)?;
+    rpc(&node, &domain, &mut children)?;
 
+    drop(children);
     drop(node);
     let left = config.objects()?;
     let folder = config.domain_dir();
@@ -198,12 +221,12 @@ struct Reply {
 
 const CALLS: u64 = 10_000;
 
-fn rpc(node: &Node, domain: &str) -> Result<(), Error> {
+fn rpc(node: &Node, domain: &str, children: &mut Children) -> Result<(), Error> {
     let service =
         Service::request_response::<Question, Reply>(node, "tour/rpc").open_or_create()?;
     let client = service.client().create()?;
     let chunks = client.free_chunks();
-    let (mut server, _out) = spawn("server", domain)?;
+    let (server, _out) = spawn(children, "server", domain)?;
     let start = Instant::now();
     for seq in 1..=CALLS {
         let reply = client.call(&Question { seq }, Duration::from_secs(30))?;
@@ -213,20 +236,20 @@ fn rpc(node: &Node, domain: &str) -> Result<(), Error> {
     }
     let elapsed = start.elapsed();
     client.send_copy_oneway(&Question { seq: 0 })?; // tells the server to leave
-    server.wait()?;
+    children.finish(server)?;
     println!(
         "4. a server process answered {CALLS} calls, each checked, in {elapsed:.2?} ({:.1} µs per call, blocking waits)",
         elapsed.as_secs_f64() * 1e6 / CALLS as f64
     );
-    let (mut hang, mut hang_out) = spawn("hang", domain)?;
+    let (hang, mut hang_out) = spawn(children, "hang", domain)?;
     let pending = client.send_copy(&Question { seq: 1 })?;
     let mut line = String::new();
     hang_out.read_line(&mut line)?;
     if line.trim() != "holding" {
         return Err(format!("the server did not take the request: {line:?}").into());
     }
-    hang.kill()?; // SIGKILL, while it holds the request
-    hang.wait()?;
+    children.get(hang).kill()?; // SIGKILL, while it holds the request
+    children.get(hang).wait()?;
     let waited = Instant::now();
     match pending.receive_timeout(Duration::from_secs(60)) {
         Err(shmbus::port::ResponseError::ServerGone) => println!(
@@ -239,10 +262,10 @@ fn rpc(node: &Node, domain: &str) -> Result<(), Error> {
     drop(pending);
     drop(client);
     drop(service);
-    let (mut child, _out) = spawn("serve", domain)?;
+    let (serve, _out) = spawn(children, "serve", domain)?;
     let small = latency::call::<8>(node, "tour/call-small", ROUNDS)?;
     let big = latency::call::<{ (1 << 20) - 16 }>(node, "tour/call-big", ROUNDS)?;
-    child.wait()?;
+    children.finish(serve)?;
     println!(
         "   round trip, busy-polling, {ROUNDS} calls each: 8 B median {:.0} ns (p99 {:.0}), 1 MiB median {:.0} ns (p99 {:.0})\n",
         small.median_ns, small.p99_ns, big.median_ns, big.p99_ns
@@ -251,8 +274,9 @@ fn rpc(node: &Node, domain: &str) -> Result<(), Error> {
 }
 
 fn server() -> Result<(), Error> {
-    let node = Node::builder().name("server").config(config()?).create()?;
-    let service = Service::request_response::<Question, Reply>(&node, "tour/rpc").open()?;
+    let node = node("server", config()?)?;
+    let service =
+        Service::request_response::<Question, Reply>(&node, "tour/rpc").open_or_create()?;
     let server = service.server().create()?;
     println!("ready");
     loop {
@@ -268,37 +292,36 @@ fn server() -> Result<(), Error> {
 }
 
 fn hang() -> Result<(), Error> {
-    let node = Node::builder().name("hang").config(config()?).create()?;
-    let service = Service::request_response::<Question, Reply>(&node, "tour/rpc").open()?;
+    let node = node("hang", config()?)?;
+    let service =
+        Service::request_response::<Question, Reply>(&node, "tour/rpc").open_or_create()?;
     let server = service.server().create()?;
     println!("ready");
     let request = server.receive_blocking()?;
     println!("holding");
-    std::thread::sleep(Duration::from_secs(3600));
+    // Until it is killed, or asked to stop: then the request is dropped and the ports too.
+    let _ = node.wait(Duration::from_secs(3600));
     drop(request);
     Ok(())
 }
 
 fn pong() -> Result<(), Error> {
-    let node = Node::builder().name("pong").config(config()?).create()?;
+    let node = node("pong", config()?)?;
     println!("ready");
     latency::pong::<8>(&node, "tour/small")?;
     latency::pong::<{ (1 << 20) - 16 }>(&node, "tour/big")
 }
 
 fn serve() -> Result<(), Error> {
-    let node = Node::builder().name("serve").config(config()?).create()?;
+    let node = node("serve", config()?)?;
     println!("ready");
     latency::serve::<8>(&node, "tour/call-small")?;
     latency::serve::<{ (1 << 20) - 16 }>(&node, "tour/call-big")
 }
 
 fn subscriber() -> Result<(), Error> {
-    let node = Node::builder()
-        .name("subscriber")
-        .config(config()?)
-        .create()?;
-    let service = Service::publish_subscribe::<Counter>(&node, "tour/counter").open()?;
+    let node = node("subscriber", config()?)?;
+    let service = Service::publish_subscribe::<Counter>(&node, "tour/counter").open_or_create()?;
     let subscriber = service.subscriber().create()?;
     println!("ready");
     let mut expected = 1;
@@ -322,13 +345,14 @@ fn subscriber() -> Result<(), Error> {
 }
 
 fn holder() -> Result<(), Error> {
-    let node = Node::builder().name("holder").config(config()?).create()?;
-    let service = Service::publish_subscribe::<Counter>(&node, "tour/counter").open()?;
+    let node = node("holder", config()?)?;
+    let service = Service::publish_subscribe::<Counter>(&node, "tour/counter").open_or_create()?;
     let subscriber = service.subscriber().create()?;
     println!("ready");
     let sample = subscriber.receive_blocking()?;
     println!("holding");
-    std::thread::sleep(Duration::from_secs(3600));
+    // Until it is killed, or asked to stop: then the sample is dropped and the ports too.
+    let _ = node.wait(Duration::from_secs(3600));
     drop(sample);
     Ok(())
 }

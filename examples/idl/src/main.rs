@@ -13,7 +13,18 @@ use idl::geometry::Point;
 use idl::robot::msg::{Command, CommandBranch, MAX_WAYPOINTS, Mode, ModeKind, Path, Power, Status};
 use shmbus::ShmMessage;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The error's own sentence, not its `Debug` form.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Types derive `Default`, with the IDL's `@default` values applied.
     let mut status = Status::default();
     assert!(status.enabled.get());

@@ -26,6 +26,17 @@ pub fn egid() -> u32 {
     rustix::process::getegid().as_raw()
 }
 
+/// Asks process `pid` to terminate (`SIGTERM`), as a process manager does. A shmbus
+/// program with [signal handling](crate::node::NodeBuilder::signal_handling) leaves its
+/// loop and removes what it made.
+pub fn terminate(pid: u32) -> Result<(), Errno> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or(Errno::SRCH)?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+}
+
 /// The random source could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error(
