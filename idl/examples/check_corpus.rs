@@ -37,10 +37,14 @@ fn options_for(path: &Path) -> Options {
 fn main() {
     let mut args = std::env::args().skip(1);
     let iterations: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let dir = args.next().map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/idl-corpus"),
-        PathBuf::from,
-    );
+    let Some(dir) = args
+        .next()
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("SHMBUS_IDL_CORPUS").map(PathBuf::from))
+    else {
+        eprintln!("give the corpus folder as the second argument, or set SHMBUS_IDL_CORPUS");
+        std::process::exit(2);
+    };
     let mut files = Vec::new();
     idl_files(&dir, &mut files);
     files.sort();

@@ -153,13 +153,19 @@ fn dump(path: &Path, options: &Options) -> String {
 
 #[test]
 fn layouts_of_representative_files() {
-    let corpus = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/idl-corpus"
-    ));
+    // The corpus is others' work, found through SHMBUS_IDL_CORPUS (absolute, or relative
+    // to the project root); without it, only our own file is checked.
+    let corpus = std::env::var_os("SHMBUS_IDL_CORPUS")
+        .map(|dir| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir));
+    if corpus.is_none() {
+        eprintln!(
+            "skipped the corpus files: SHMBUS_IDL_CORPUS is not set (.ci/run sets it to ../shared/idl-corpus)"
+        );
+    }
     let mut cases: Vec<(String, PathBuf, Options)> = CORPUS_FILES
         .iter()
-        .map(|f| {
+        .filter_map(|f| corpus.as_ref().map(|dir| (f, dir)))
+        .map(|(f, corpus)| {
             let options = Options {
                 defines: vec!["__IDLC__".to_owned()],
                 lenient_keywords: f.starts_with("ros2__"),
