@@ -194,9 +194,14 @@ impl Config {
         )
     }
 
-    /// The prefix every shared-memory object of this domain starts with (no leading `/`).
+    /// The prefix every shared-memory object of this domain starts with (no leading `/`):
+    /// `<prefix>.<domain>.`, or for a group domain `<prefix>/<domain>.` — its objects live in
+    /// the group's folder of `/dev/shm` (see [`crate::os::shm`]).
     pub fn shm_prefix(&self) -> String {
-        format!("{}.{}.", self.prefix(), self.domain)
+        match self.permissions {
+            Permissions::OwnerOnly => format!("{}.{}.", self.prefix(), self.domain),
+            Permissions::Group { .. } => format!("{}/{}.", self.prefix(), self.domain),
+        }
     }
 
     /// The shared-memory objects of this domain that exist now and are ours (service
@@ -277,6 +282,7 @@ mod tests {
         );
         let group = Config::default().with_permissions(Permissions::Group { gid: 4242 });
         assert_eq!(group.prefix(), "shmbus-g4242");
+        assert_eq!(group.shm_prefix(), "shmbus-g4242/default.");
         assert_eq!(group.runtime_dir(), Path::new("/tmp/shmbus-g4242"));
         // Explicit values win over the derived ones.
         let explicit = group
@@ -284,7 +290,7 @@ mod tests {
             .unwrap()
             .with_runtime_dir("/srv/team")
             .unwrap();
-        assert_eq!(explicit.shm_prefix(), "team.default.");
+        assert_eq!(explicit.shm_prefix(), "team/default.");
         assert_eq!(explicit.runtime_dir(), Path::new("/srv/team"));
     }
 }

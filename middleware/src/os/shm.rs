@@ -17,7 +17,13 @@
 //! creation turns that into an error that says how much was needed and how much is free.
 //!
 //! Names follow `shm_overview(7)`: a leading `/`, then 1 to 254 bytes that are neither `/`
-//! nor NUL; `.` and `..` are refused. [`ShmName`] holds only valid names.
+//! nor NUL; `.` and `..` are refused. One extension: a name may have one folder,
+//! `/<folder>/<object>`. Domains shared with a group keep their objects in a folder of the
+//! group (`/dev/shm/shmbus-g<gid>`, mode `02770`): `/dev/shm` itself is sticky, so there only
+//! an object's creator could remove it, while in the group's folder any member can — the
+//! last one to leave a service removes it, whoever made it. [`ShmName`] holds only valid
+//! names. The folder is made on first use, checked like every folder
+//! ([`crate::os::dir`]), and stays (it is the group's, like `/tmp/.X11-unix`).
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -25,6 +31,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FallocateFlags, Gid, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::os::dir::{Folder, FolderError};
 pub use crate::os::trust::Permissions;
 use crate::os::trust::{self, Kind, TrustError, Untrusted};
 
@@ -63,9 +70,9 @@ pub enum ShmNameError {
         /// Length of the rejected name in bytes.
         len: usize,
     },
-    /// The name contains a `/` after the first byte, or a NUL byte.
+    /// The name contains a NUL byte, or a `/` beyond the one folder allowed.
     #[error(
-        "shared-memory name {name:?} contains {found:?} at byte {at}; only the first byte may be '/', and NUL is never allowed"
+        "shared-memory name {name:?} contains {found:?} at byte {at}; a name is '/' and a file name, or '/', a folder, '/' and a file name, and NUL is never allowed"
     )]
     InvalidCharacter {
         /// The rejected name.
@@ -87,14 +94,17 @@ impl ShmName {
         if name.len() > MAX_NAME_LEN {
             return Err(ShmNameError::TooLong { len: name.len() });
         }
-        if let Some((at, found)) = name
-            .char_indices()
-            .skip(1)
-            .find(|&(_, c)| c == '/' || c == '\0')
-        {
+        let mut slashes = 0;
+        if let Some((at, found)) = name.char_indices().skip(1).find(|&(_, c)| {
+            slashes += usize::from(c == '/');
+            c == '\0' || slashes > 1
+        }) {
             return Err(ShmNameError::InvalidCharacter { name, found, at });
         }
-        if matches!(&name[1..], "" | "." | "..") {
+        if name[1..]
+            .split('/')
+            .any(|part| matches!(part, "" | "." | ".."))
+        {
             return Err(ShmNameError::Empty { name });
         }
         Ok(Self(name))
@@ -105,9 +115,20 @@ impl ShmName {
         &self.0
     }
 
-    /// The name without its leading `/`: the file name under [`SHM_DIR`].
+    /// The name without its leading `/`: the path under [`SHM_DIR`].
     pub fn file_name(&self) -> &str {
         &self.0[1..]
+    }
+
+    /// The folder under [`SHM_DIR`] the object is in, if any.
+    pub fn folder(&self) -> Option<&str> {
+        self.file_name().split_once('/').map(|(folder, _)| folder)
+    }
+
+    /// The object's own name (in its folder, or in [`SHM_DIR`]).
+    pub fn leaf(&self) -> &str {
+        let name = self.file_name();
+        name.split_once('/').map_or(name, |(_, leaf)| leaf)
     }
 }
 
@@ -173,6 +194,14 @@ pub enum ShmCreateError {
         #[source]
         errno: Errno,
     },
+    /// The group's folder in [`SHM_DIR`] cannot be made or used.
+    #[error("cannot create shared-memory object {name}: {source}")]
+    Folder {
+        /// The object's name.
+        name: ShmName,
+        /// The cause.
+        source: FolderError,
+    },
     /// Any other failure of `shm_open(3)` (too many open files, out of memory, ...).
     #[error("could not create shared-memory object {name}: {errno}")]
     Os {
@@ -219,6 +248,14 @@ pub enum ShmOpenError {
         /// Whose it is.
         source: Untrusted,
     },
+    /// The group's folder in [`SHM_DIR`] cannot be used.
+    #[error("cannot open shared-memory object {name}: {source}")]
+    Folder {
+        /// The object's name.
+        name: ShmName,
+        /// The cause.
+        source: FolderError,
+    },
     /// Any other failure of `shm_open(3)`.
     #[error("could not open shared-memory object {name}: {errno}")]
     Os {
@@ -243,8 +280,8 @@ pub enum ShmAllocateError {
     #[error(
         "{SHM_DIR} has no room for shared-memory object {name}: it needs {} but only {} of {} \
          are free. Enlarge {SHM_DIR} (a container's default is 64 MiB: `docker run \
-         --shm-size=1g`, or `mount -o remount,size=1G {SHM_DIR}`), free it (`shmbus clean`), or \
-         lower the QoS limits or the message size",
+         --shm-size=1g`, or `mount -o remount,size=1G {SHM_DIR}`), or lower the QoS limits \
+         or the message size",
         bytes(*needed), bytes(*free), bytes(*total)
     )]
     NoSpace {
@@ -304,6 +341,14 @@ pub enum ShmUnlinkError {
         /// The object's name.
         name: ShmName,
     },
+    /// The group's folder in [`SHM_DIR`] cannot be used.
+    #[error("cannot remove shared-memory object {name}: {source}")]
+    Folder {
+        /// The object's name.
+        name: ShmName,
+        /// The cause.
+        source: FolderError,
+    },
     /// Any other failure of `shm_unlink(3)`.
     #[error("could not remove shared-memory object {name}: {errno}")]
     Os {
@@ -317,11 +362,13 @@ pub enum ShmUnlinkError {
 
 /// Failure of [`list`].
 #[derive(Debug, thiserror::Error)]
-#[error("could not list shared-memory objects in {SHM_DIR}: {source}; is /dev/shm mounted?")]
-pub struct ShmListError {
-    /// The error from reading the directory.
-    #[from]
-    pub source: std::io::Error,
+pub enum ShmListError {
+    /// The folder could not be read.
+    #[error("could not list shared-memory objects in {SHM_DIR}: {0}; is /dev/shm mounted?")]
+    Read(#[from] std::io::Error),
+    /// The group's folder in [`SHM_DIR`] cannot be used.
+    #[error("could not list shared-memory objects: {0}")]
+    Folder(#[from] FolderError),
 }
 
 /// Bytes for people: `4.0 MiB`.
@@ -340,9 +387,54 @@ fn bytes(n: u64) -> String {
     }
 }
 
-/// The path of object `name` in [`SHM_DIR`].
-fn path_of(name: &ShmName) -> String {
-    format!("{SHM_DIR}/{}", name.file_name())
+/// Where an object is reached: a checked folder of a group and the object's name in it,
+/// or [`SHM_DIR`] itself (the system's, not checked) and the object's path.
+struct Place {
+    folder: Option<Folder>,
+    path: String,
+}
+
+impl Place {
+    /// The place of `name`; its folder, if it has one, is made first with `create`.
+    fn of(name: &ShmName, permissions: Permissions, create: bool) -> Result<Self, FolderError> {
+        let Some(folder) = name.folder() else {
+            return Ok(Self {
+                folder: None,
+                path: format!("{SHM_DIR}/{}", name.file_name()),
+            });
+        };
+        let path = std::path::Path::new(SHM_DIR).join(folder);
+        let folder = if create {
+            Folder::open_or_create_path(&path, permissions)?
+        } else {
+            Folder::open_path(&path, permissions)?.ok_or(FolderError::Vanished { path })?
+        };
+        Ok(Self {
+            folder: Some(folder),
+            path: name.leaf().to_owned(),
+        })
+    }
+
+    fn dir(&self) -> BorrowedFd<'_> {
+        self.folder.as_ref().map_or(CWD, AsFd::as_fd)
+    }
+
+    fn open(&self, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+        rustix::fs::openat(
+            self.dir(),
+            self.path.as_str(),
+            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            mode,
+        )
+    }
+
+    fn stat(&self) -> Result<rustix::fs::Stat, Errno> {
+        rustix::fs::statat(self.dir(), self.path.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+    }
+
+    fn unlink(&self) -> Result<(), Errno> {
+        rustix::fs::unlinkat(self.dir(), self.path.as_str(), AtFlags::empty())
+    }
 }
 
 /// An open POSIX shared-memory object. Closing (dropping) it does not remove the object;
@@ -361,10 +453,15 @@ impl SharedMemory {
     /// cannot narrow it. Give it a size with [`allocate`](Self::allocate).
     pub fn create(name: &ShmName, permissions: Permissions) -> Result<Self, ShmCreateError> {
         let mode = permissions.mode();
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd =
-            rustix::fs::open(path_of(name), flags, Mode::from_raw_mode(mode)).map_err(|errno| {
+        let place =
+            Place::of(name, permissions, true).map_err(|source| ShmCreateError::Folder {
+                name: name.clone(),
+                source,
+            })?;
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR;
+        let fd = place
+            .open(flags, Mode::from_raw_mode(mode))
+            .map_err(|errno| {
                 tracing::debug!(%name, %errno, "shm_open(O_CREAT|O_EXCL) failed");
                 match errno {
                     Errno::EXIST => ShmCreateError::AlreadyExists { name: name.clone() },
@@ -386,7 +483,7 @@ impl SharedMemory {
         if let Err(errno) = applied {
             tracing::debug!(%name, %errno, "setting permissions failed; removing the object");
             // Do not leak the half-made object; a failure here leaves nothing we could fix.
-            let _ = rustix::fs::unlink(path_of(name));
+            let _ = place.unlink();
             return Err(ShmCreateError::SetPermissions {
                 name: name.clone(),
                 mode,
@@ -413,9 +510,20 @@ impl SharedMemory {
         let flags = match access {
             Access::ReadWrite => OFlags::RDWR,
             Access::ReadOnly => OFlags::RDONLY,
-        } | OFlags::NOFOLLOW
-            | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(path_of(name), flags, Mode::empty()).map_err(|errno| {
+        };
+        let place = match Place::of(name, permissions, false) {
+            Ok(place) => place,
+            Err(FolderError::Vanished { .. }) => {
+                return Err(ShmOpenError::NotFound { name: name.clone() });
+            }
+            Err(source) => {
+                return Err(ShmOpenError::Folder {
+                    name: name.clone(),
+                    source,
+                });
+            }
+        };
+        let fd = place.open(flags, Mode::empty()).map_err(|errno| {
             tracing::debug!(%name, %errno, ?access, "shm_open failed");
             match errno {
                 Errno::NOENT => ShmOpenError::NotFound { name: name.clone() },
@@ -530,7 +638,18 @@ impl AsFd for SharedMemory {
 /// Processes that have it open or mapped keep using it; the memory is freed when the last
 /// of them lets go.
 pub fn unlink(name: &ShmName, permissions: Permissions) -> Result<(), ShmUnlinkError> {
-    let path = path_of(name);
+    let place = match Place::of(name, permissions, false) {
+        Ok(place) => place,
+        Err(FolderError::Vanished { .. }) => {
+            return Err(ShmUnlinkError::NotFound { name: name.clone() });
+        }
+        Err(source) => {
+            return Err(ShmUnlinkError::Folder {
+                name: name.clone(),
+                source,
+            });
+        }
+    };
     let fail = |errno| {
         tracing::debug!(%name, %errno, "shm_unlink failed");
         match errno {
@@ -542,39 +661,70 @@ pub fn unlink(name: &ShmName, permissions: Permissions) -> Result<(), ShmUnlinkE
             },
         }
     };
-    // `/dev/shm` is sticky: once we found the entry ours, only we (or root) can replace it.
-    let stat = rustix::fs::statat(CWD, path.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+    // `/dev/shm` is sticky: once we found the entry ours, only we (or root) can replace it;
+    // a group's folder is the group's alone.
+    let stat = place.stat().map_err(fail)?;
     if let Err(source) = trust::judge(trust::Ownership::of(&stat), Kind::File, permissions) {
         return Err(ShmUnlinkError::NotOurs {
             name: name.clone(),
             source,
         });
     }
-    rustix::fs::unlink(path.as_str()).map_err(fail)?;
+    place.unlink().map_err(fail)?;
     tracing::debug!(%name, "removed shared-memory object");
     Ok(())
 }
 
 /// The names of the objects whose name (with its leading `/`) starts with `prefix` and that
-/// are ours under `permissions`, sorted. Entries of [`SHM_DIR`] that are not valid object
-/// names, or not ours, are skipped.
+/// are ours under `permissions`, sorted. Entries that are not valid object names, or not
+/// ours, are skipped. A prefix with a folder (`/<folder>/<start>`) lists that folder.
 pub fn list(prefix: &str, permissions: Permissions) -> Result<Vec<ShmName>, ShmListError> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(SHM_DIR)? {
-        let entry = entry?;
-        let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let Ok(name) = ShmName::new(format!("/{file}")) else {
-            continue;
-        };
-        if !name.as_str().starts_with(prefix) {
-            continue;
+    let body = prefix.strip_prefix('/').unwrap_or(prefix);
+    let mut candidates = Vec::new();
+    let folder = match body.split_once('/') {
+        Some((folder, start)) => {
+            let path = std::path::Path::new(SHM_DIR).join(folder);
+            let Some(found) = Folder::open_path(&path, permissions)? else {
+                return Ok(Vec::new());
+            };
+            let entries = found
+                .list("")
+                .map_err(|errno| std::io::Error::from_raw_os_error(errno.raw_os_error()))?;
+            for entry in entries {
+                if entry.starts_with(start) {
+                    candidates.push(format!("/{folder}/{entry}"));
+                }
+            }
+            Some(found)
         }
-        let ours = rustix::fs::statat(CWD, path_of(&name).as_str(), AtFlags::SYMLINK_NOFOLLOW)
-            .is_ok_and(|stat| {
-                trust::judge(trust::Ownership::of(&stat), Kind::File, permissions).is_ok()
-            });
+        None => {
+            for entry in std::fs::read_dir(SHM_DIR)? {
+                let entry = entry?;
+                if let Some(file) = entry.file_name().to_str()
+                    && file.starts_with(body)
+                {
+                    candidates.push(format!("/{file}"));
+                }
+            }
+            None
+        }
+    };
+    for candidate in candidates {
+        let Ok(name) = ShmName::new(candidate) else {
+            continue;
+        };
+        let stat = match &folder {
+            Some(folder) => rustix::fs::statat(folder, name.leaf(), AtFlags::SYMLINK_NOFOLLOW),
+            None => rustix::fs::statat(
+                CWD,
+                format!("{SHM_DIR}/{}", name.file_name()).as_str(),
+                AtFlags::SYMLINK_NOFOLLOW,
+            ),
+        };
+        let ours = stat.is_ok_and(|stat| {
+            trust::judge(trust::Ownership::of(&stat), Kind::File, permissions).is_ok()
+        });
         if ours {
             names.push(name);
         } else {
@@ -611,13 +761,27 @@ mod tests {
             ShmName::new("/.."),
             Err(ShmNameError::Empty { .. })
         ));
+        let folded = ShmName::new("/a/b").unwrap();
+        assert_eq!(
+            (folded.folder(), folded.leaf(), folded.file_name()),
+            (Some("a"), "b", "a/b")
+        );
+        assert_eq!(ShmName::new("/b").unwrap().folder(), None);
         assert!(matches!(
-            ShmName::new("/a/b"),
+            ShmName::new("/a/b/c"),
             Err(ShmNameError::InvalidCharacter {
                 found: '/',
-                at: 2,
+                at: 4,
                 ..
             })
+        ));
+        assert!(matches!(
+            ShmName::new("/a/"),
+            Err(ShmNameError::Empty { .. })
+        ));
+        assert!(matches!(
+            ShmName::new("/../b"),
+            Err(ShmNameError::Empty { .. })
         ));
         assert!(matches!(
             ShmName::new("/a\0"),

@@ -135,6 +135,8 @@ pub enum OsError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Folder(#[from] FolderError),
+    #[error(transparent)]
+    List(#[from] crate::os::shm::ShmListError),
     #[error("{0}")]
     Errno(#[from] rustix::io::Errno),
     #[error(transparent)]

@@ -139,13 +139,10 @@ pub(crate) fn open_service(
         shm_name: &shm_name,
     };
     let result = opener.run_locked(mode, lock_name);
-    // A failed `open` (or a failed creation) leaves no service behind; its lock file
-    // must not stay either. We hold the lock, so nobody is creating it right now.
-    if result.is_err()
-        && matches!(
-            SharedMemory::open(&shm_name, Access::ReadOnly, spec.permissions),
-            Err(ShmOpenError::NotFound { .. })
-        )
+    // A failed `open` (or a failed creation) leaves no service of ours behind; its lock
+    // file must not stay either. We hold the lock, so nobody is creating it right now.
+    // (An object under the name that is not ours is someone else's: not our service.)
+    if result.is_err() && SharedMemory::open(&shm_name, Access::ReadOnly, spec.permissions).is_err()
     {
         if let Err(error) = lock.remove() {
             tracing::warn!(service = %name, %error, "could not remove the lock file of a service that does not exist");

@@ -51,7 +51,7 @@ pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
     let prefix = format!("/{}", config.shm_prefix());
     let mut keys = Vec::new();
     let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-    for name in shm::list(&prefix, config.permissions()).map_err(|e| OsError::Io(e.source))? {
+    for name in shm::list(&prefix, config.permissions())? {
         let rest = &name.as_str()[prefix.len()..];
         let key = if let Some(id) = rest.strip_prefix("ps.") {
             hex(id).map(|id| (PATTERN_PUBSUB, id))

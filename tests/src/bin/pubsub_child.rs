@@ -1,23 +1,40 @@
 //! A child process for the cross-process tests: `pubsub-child ROLE DOMAIN ROOT SERVICE [N]`.
-//! Prints `ready` once its port exists, then one result line.
+//! Prints `ready` once its port exists, then one result line. `ROOT` `-` keeps the default
+//! runtime folder (and the domain the given one). Errors are printed as their sentence.
 
 use std::io::BufRead;
 use std::path::Path;
+use std::process::ExitCode;
 
 use shmbus::service::OverflowPolicy;
-use shmbus::{Node, Service, WaitSet};
+use shmbus::{Config, Node, Service, WaitSet};
 use shmbus_tests::{Counted, HUGE_BYTES, Huge, checksum, config};
 
 type Error = Box<dyn std::error::Error>;
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     let [_, role, domain, root, service, rest @ ..] = args.as_slice() else {
         return Err("usage: pubsub-child ROLE DOMAIN ROOT SERVICE [N]".into());
     };
+    let config = if root == "-" {
+        Config::from_env()?.with_domain(domain)?
+    } else {
+        config(domain, Path::new(root))
+    };
     let node = Node::builder()
         .name(role.as_str())
-        .config(config(domain, Path::new(root)))
+        .config(config)
         .create()?;
     match role.as_str() {
         // Receives until the end marker; checks order (no loss) and checksums.
@@ -208,6 +225,85 @@ fn main() -> Result<(), Error> {
             println!("ready");
             std::thread::sleep(std::time::Duration::from_secs(3600));
             drop(sample);
+        }
+        // Subscribes (creating the service if needed), says `ready`, and prints the distinct
+        // sequence numbers of the next N samples (or of what came within 30 s), and how many
+        // publishers it saw.
+        "receive-tagged" => {
+            let n: usize = rest.first().map(|n| n.parse()).transpose()?.unwrap_or(10);
+            let service = Service::publish_subscribe::<Counted>(&node, service).open_or_create()?;
+            let subscriber = service.subscriber().create()?;
+            println!("ready");
+            let mut seqs = std::collections::BTreeSet::new();
+            let mut received = 0;
+            while received < n {
+                let Some(sample) =
+                    subscriber.receive_timeout(std::time::Duration::from_secs(30))?
+                else {
+                    break;
+                };
+                seqs.insert(sample.seq);
+                received += 1;
+            }
+            let seqs: Vec<String> = seqs.iter().map(u64::to_string).collect();
+            println!(
+                "got {received} [{}] from {} publisher(s)",
+                seqs.join(" "),
+                subscriber.publishers().len()
+            );
+        }
+        // Publishes N samples tagged with the user's uid (as the sequence number), one every
+        // 10 ms, once the parent says `go`.
+        "publish-tagged" => {
+            let n: u64 = rest.first().map(|n| n.parse()).transpose()?.unwrap_or(10);
+            let service = Service::publish_subscribe::<Counted>(&node, service).open_or_create()?;
+            let publisher = service.publisher().create()?;
+            println!("ready");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let tag = u64::from(shmbus::os::process::euid());
+            for _ in 0..n {
+                publisher.send_copy(&Counted {
+                    seq: tag,
+                    checksum: checksum(tag),
+                })?;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            println!("sent");
+        }
+        // In a small /dev/shm: a publisher of 16 MiB messages is refused with an error, and
+        // nothing of the domain stays; a publisher of small ones works.
+        "small-dev-shm" => {
+            let config = node.config().clone();
+            {
+                let big = Service::publish_subscribe::<Huge>(&node, &format!("{service}/big"))
+                    .max_subscribers(1)
+                    .open_or_create()?;
+                match big.publisher().create() {
+                    Ok(_) => return Err("a 16 MiB publisher fit in a small /dev/shm".into()),
+                    Err(error) => println!("refused: {error}"),
+                }
+            }
+            println!("objects after the refusal: {}", config.objects()?.len());
+            {
+                let small =
+                    Service::publish_subscribe::<Counted>(&node, &format!("{service}/small"))
+                        .open_or_create()?;
+                let publisher = small.publisher().create()?;
+                let subscriber = small.subscriber().create()?;
+                publisher.send_copy(&Counted {
+                    seq: 5,
+                    checksum: checksum(5),
+                })?;
+                let got = subscriber.receive()?.map(|s| s.seq);
+                println!("small: {got:?}");
+            }
+            drop(node);
+            let left: Vec<String> = std::fs::read_dir("/dev/shm")?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            println!("left in /dev/shm: {left:?}");
         }
         other => return Err(format!("unknown role {other}").into()),
     }
