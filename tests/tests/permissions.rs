@@ -137,6 +137,13 @@ fn a_group_domain_is_shared_with_the_group_and_closed_to_others() {
         }
     }
     assert!(leftovers(&config).is_empty(), "{:?}", leftovers(&config));
+    // The group's folder in /dev/shm stays for the group (see `shmbus::os::shm`), empty;
+    // the test removes it.
+    let group_folder = Path::new(shmbus::os::shm::SHM_DIR).join(config.prefix());
+    if let Ok(entries) = std::fs::read_dir(&group_folder) {
+        assert_eq!(entries.count(), 0, "{} is not empty", group_folder.display());
+        std::fs::remove_dir(&group_folder).unwrap();
+    }
     assert!(
         !root.exists(),
         "the runtime folder {} is left",
