@@ -40,9 +40,17 @@ const SUFFIXED_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];
 /// named after IDL members, which may start with `to_` or `into_`; IDL types nest
 /// (`sequence<sequence<T, 4>, 2> a[5][50]`) deeper than clippy likes; and an IDL
 /// constant `3.14159` is a value someone wrote, not a misspelt `f64::consts::PI`.
+///
+/// A crate includes a whole IDL file but uses what it needs: items it does not use must
+/// not warn (`dead_code`), nor the `pub` items of a private module it includes them in
+/// (`unreachable_pub`), nor items whose IDL has no comment to turn into docs
+/// (`missing_docs`). The fixture crate `tests/fixtures/idl-unused` keeps this true.
 pub(crate) fn allow_lints_meta() -> TokenStream {
     quote! {
         allow(
+            dead_code,
+            unreachable_pub,
+            missing_docs,
             non_camel_case_types,
             non_snake_case,
             non_upper_case_globals,
