@@ -440,3 +440,27 @@ fn services_coming_and_going_at_once_do_not_trip_over_their_folder() {
     });
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
+
+#[test]
+fn a_ros_style_leading_slash_names_the_same_service() {
+    let node = node("ros_names");
+    {
+        let service = Service::publish_subscribe::<Other>(&node, "scan")
+            .open_or_create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let ros = Service::publish_subscribe::<Other>(&node, "/scan")
+            .open()
+            .unwrap();
+        assert_eq!(ros.name().as_str(), "scan");
+        let subscriber = ros.subscriber().create().unwrap();
+        publisher.send_copy(&Other { seq: 3, value: 1.5 }).unwrap();
+        assert_eq!(subscriber.receive().unwrap().map(|s| s.seq), Some(3));
+        // Empty segments inside a name are still refused.
+        let error = Service::publish_subscribe::<Other>(&node, "/robot//scan")
+            .open_or_create()
+            .unwrap_err();
+        assert!(error.to_string().contains("empty segment"), "{error}");
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

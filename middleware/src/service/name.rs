@@ -2,6 +2,8 @@
 //!
 //! A name is 1 to 255 bytes of segments separated by `/`; a segment is non-empty and made
 //! of ASCII letters, digits, `_`, `-` and `.` (`robot/camera/front`, `planner/plan.v2`).
+//! One leading `/`, as ROS 2 topic names have (`/scan`), is accepted and dropped: `/scan`
+//! and `scan` are the same service. Empty segments inside a name (`a//b`, `a/`) are errors.
 //! The same name can host a publish-subscribe and a request-response service: the pattern
 //! is part of the hash. The hash (FNV-1a 64) only names the objects; the full name is
 //! stored in the service and compared on open, so a collision is an error, never a mix-up.
@@ -50,9 +52,12 @@ pub enum ServiceNameError {
 }
 
 impl ServiceName {
-    /// Validates `name`.
+    /// Validates `name`; one leading `/` is dropped (`"/scan"` is `"scan"`).
     pub fn new(name: impl Into<String>) -> Result<Self, ServiceNameError> {
-        let name = name.into();
+        let mut name = name.into();
+        if name.starts_with('/') && name.len() > 1 && !name[1..].starts_with('/') {
+            name.remove(0);
+        }
         if name.is_empty() {
             return Err(ServiceNameError::Empty);
         }
@@ -121,8 +126,15 @@ mod tests {
             ServiceName::new("a//b"),
             Err(ServiceNameError::EmptySegment { at: 2, .. })
         ));
+        // ROS 2 names: one leading slash is the same name.
+        assert_eq!(ServiceName::new("/scan").unwrap(), ServiceName::new("scan").unwrap());
+        assert_eq!(ServiceName::new("/robot/scan").unwrap().as_str(), "robot/scan");
         assert!(matches!(
-            ServiceName::new("/a"),
+            ServiceName::new("//a"),
+            Err(ServiceNameError::EmptySegment { at: 0, .. })
+        ));
+        assert!(matches!(
+            ServiceName::new("/"),
             Err(ServiceNameError::EmptySegment { at: 0, .. })
         ));
         assert!(matches!(
