@@ -30,6 +30,14 @@ fn compile_prints_rust_to_stdout() {
 }
 
 #[test]
+fn check_says_what_it_checked() {
+    let out = shmbus(&["idl", "check", "idl/robot.idl", "-I", "idl/include"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    insta::assert_snapshot!(stderr(&out));
+}
+
+#[test]
 fn defines_select_preprocessor_branches() {
     let without = shmbus(&["idl", "compile", "idl/robot.idl", "-I", "idl/include"]);
     let with = shmbus(&[
