@@ -138,15 +138,32 @@ fn builder(args: &FrontEndArgs) -> Builder {
 fn check(args: &FrontEndArgs, style: Style) -> Result<bool, CliError> {
     let builder = builder(args);
     let mut ok = true;
+    let mut uses = Vec::new();
     for file in &args.files {
         let checked = builder.check(file)?;
         report(file, &checked, style);
         if let Some(hir) = &checked.hir {
             eprintln!("{}", summary(file, &checked.inputs(), hir));
+            uses.extend(hir.bound_uses.iter().cloned());
         }
         ok &= checked.errors == 0;
     }
-    Ok(ok)
+    Ok(ok && check_bounds(&builder, &uses, style)?)
+}
+
+/// Holds the bounds entries against the files of this run (when they all compiled: a
+/// file with errors has no model to hold them against) and prints what that found;
+/// `Ok(false)` when an entry names no member.
+fn check_bounds(
+    builder: &Builder,
+    uses: &[shmbus_idl::hir::BoundUse],
+    style: Style,
+) -> Result<bool, CliError> {
+    let refs: Vec<&shmbus_idl::hir::BoundUse> = uses.iter().collect();
+    let diagnostics = builder.check_bounds(&refs)?;
+    let text = render(&diagnostics, &shmbus_idl::source::SourceMap::new(), style);
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    Ok(!diagnostics.iter().any(|d| d.is_error()))
 }
 
 /// `checked robot.idl and 1 included file: 3 structs, 1 enum, 1 constant in 2 modules`.
@@ -216,6 +233,7 @@ fn compile(args: &CompileArgs, style: Style) -> Result<bool, CliError> {
     };
     let builder = builder(&args.front_end);
     let mut ok = true;
+    let mut uses = Vec::new();
     for file in files {
         let checked = builder.check(file)?;
         report(file, &checked, style);
@@ -223,6 +241,7 @@ fn compile(args: &CompileArgs, style: Style) -> Result<bool, CliError> {
             ok = false;
             continue;
         };
+        uses.extend(hir.bound_uses.iter().cloned());
         let generated = generate(hir, &builder.generate_options(file)?).swap_remove(0);
         match &target {
             Target::Stdout => {
@@ -238,7 +257,7 @@ fn compile(args: &CompileArgs, style: Style) -> Result<bool, CliError> {
             Target::Dir(dir) => write(&dir.join(&generated.name), &generated.contents)?,
         }
     }
-    Ok(ok)
+    Ok(ok && check_bounds(&builder, &uses, style)?)
 }
 
 enum Target {

@@ -165,6 +165,46 @@ fn unbounded_members_need_a_bound_from_an_option_or_a_bounds_file() {
 }
 
 #[test]
+fn a_bounds_entry_that_names_no_member_is_an_error_and_default_bounds_are_noted() {
+    // `codez` (a typo) next to a default bound: the default would quietly apply to
+    // `codes`; the entry is an error that suggests the member.
+    let typo = shmbus(&[
+        "idl",
+        "check",
+        "idl/unbounded.idl",
+        "--default-bound",
+        "16",
+        "--bounds",
+        "idl/typo.toml",
+    ]);
+    assert_eq!(typo.status.code(), Some(1), "{}", stderr(&typo));
+    insta::assert_snapshot!(stderr(&typo));
+
+    let noted = shmbus(&[
+        "idl",
+        "check",
+        "idl/unbounded.idl",
+        "--default-sequence-bound",
+        "16",
+        "--bounds",
+        "idl/bounds.toml",
+        "--default-string-bound",
+        "8",
+    ]);
+    assert_eq!(noted.status.code(), Some(0), "{}", stderr(&noted));
+    assert!(!stderr(&noted).contains("note:"), "{}", stderr(&noted));
+    let defaults = shmbus(&[
+        "idl",
+        "compile",
+        "idl/unbounded.idl",
+        "--default-bound",
+        "16",
+    ]);
+    assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
+    insta::assert_snapshot!(stderr(&defaults));
+}
+
+#[test]
 fn unreadable_inputs_are_errors() {
     let missing = shmbus(&["idl", "check", "idl/missing.idl"]);
     assert_eq!(missing.status.code(), Some(1));

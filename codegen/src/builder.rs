@@ -8,7 +8,13 @@
 //! - `cargo::rerun-if-changed=PATH` for every file it read, included files and the bounds
 //!   file too, so cargo reruns the build script exactly when an input changes;
 //! - `cargo::warning=...` for each IDL warning, one line each (`file:line:col:
-//!   warning[CODE]: message`), which cargo shows in the build output.
+//!   warning[CODE]: message`), which cargo shows in the build output;
+//! - a plain `note: ...` line (shown by `cargo build -vv`) listing the members that took a
+//!   default bound.
+//!
+//! The per-member bounds (bounds files, [`Builder::bound`]) are held against every file
+//! of one [`Builder::compile`] together (see `shmbus_idl::bounds::check_bounds`): an entry
+//! that names no member of any of them is an error that suggests the closest name.
 //!
 //! Errors are returned, not printed: [`CompileError::Idl`] carries every diagnostic
 //! already rendered like rustc's, so `fn main() -> Result<(), Box<dyn Error>>` in a
@@ -231,6 +237,9 @@ pub struct Compiled {
     pub inputs: Vec<PathBuf>,
     /// The warnings, one line each (`file:line:col: warning[CODE]: message`).
     pub warning_lines: Vec<String>,
+    /// The bounded strings, sequences and maps of the file, with where their bound came
+    /// from (for [`Builder::check_bounds`]).
+    pub bound_uses: Vec<shmbus_idl::hir::BoundUse>,
 }
 
 impl Builder {
@@ -385,6 +394,7 @@ impl Builder {
         }
         // Every file is compiled, so that one run reports every error of every file.
         let mut failed: Option<CompileError> = None;
+        let mut uses = Vec::new();
         for file in files {
             let file = file.as_ref();
             let compiled = match self.compile_one(file) {
@@ -432,6 +442,7 @@ impl Builder {
             for warning in &compiled.warning_lines {
                 say(format!("cargo::warning={warning}"));
             }
+            uses.extend(compiled.bound_uses.iter().cloned());
             let path = out_dir.join(&compiled.file.name);
             write_if_changed(&path, &compiled.file.contents)
                 .map_err(|source| CompileError::Write { path, source })?;
@@ -439,7 +450,42 @@ impl Builder {
         if let Some(error) = failed {
             return Err(error);
         }
+        let refs: Vec<&shmbus_idl::hir::BoundUse> = uses.iter().collect();
+        let bounds = self.check_bounds(&refs)?;
+        for diag in bounds.iter().filter(|d| !d.is_error()) {
+            let line = render_one_line(diag, &SourceMap::new());
+            if diag.is_warning() {
+                say(format!("cargo::warning={line}"));
+            } else {
+                say(line);
+            }
+        }
+        let errors: Vec<Diagnostic> = bounds.into_iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            return Err(CompileError::Idl {
+                count: errors.len(),
+                rendered: render(&errors, &SourceMap::new(), Style::Plain),
+                diagnostics: errors,
+                inputs: Vec::new(),
+            });
+        }
         Ok(())
+    }
+
+    /// Holds the per-member bounds (bounds files and [`bound`](Self::bound)) against the
+    /// bounded members of every file of a build (`uses`, from [`Compiled::bound_uses`] or
+    /// the HIR of [`check`](Self::check)): errors for entries that name no member,
+    /// warnings for entries without effect, a note of the default bounds applied (see
+    /// `shmbus_idl::bounds::check_bounds`).
+    pub fn check_bounds(
+        &self,
+        uses: &[&shmbus_idl::hir::BoundUse],
+    ) -> Result<Vec<Diagnostic>, BoundsFileError> {
+        let options = self.resolved_options()?;
+        Ok(shmbus_idl::bounds::check_bounds(
+            &options.member_bounds,
+            uses,
+        ))
     }
 
     /// Runs the front end over one IDL file (its includes too), without generating,
@@ -493,6 +539,7 @@ impl Builder {
             file,
             inputs: inputs(&checked.sources),
             warning_lines,
+            bound_uses: hir.bound_uses.clone(),
         })
     }
 

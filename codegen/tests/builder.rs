@@ -246,3 +246,65 @@ fn cargo_hears_of_every_input_and_warning() {
         format!("cargo::rerun-if-changed={}\n", missing.display())
     );
 }
+
+#[test]
+fn bounds_entries_are_held_against_every_file_of_the_build() {
+    let dir = tempdir();
+    let scan = write(
+        dir.path(),
+        "scan.idl",
+        "module robot { struct LaserScan { sequence<float> ranges; }; };",
+    );
+    let log = write(
+        dir.path(),
+        "log.idl",
+        "module robot { struct Log { string text; }; };",
+    );
+    // One bounds file for both files: each entry names a member of one of them.
+    let bounds = write(
+        dir.path(),
+        "bounds.toml",
+        "[robot.LaserScan]\nranges = 1080\n[robot.Log]\ntext = 80\n",
+    );
+    let out = dir.path().join("out");
+    let builder = Builder::new().out_dir(&out).bounds_file(&bounds);
+    let mut cargo = Vec::new();
+    builder
+        .compile_reporting(&[&scan, &log], &mut cargo)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A typo next to a default bound is an error, not a quiet default.
+    let typo = write(
+        dir.path(),
+        "typo.toml",
+        "\"robot::LaserScan::rangez\" = 1080\n",
+    );
+    let builder = Builder::new()
+        .out_dir(&out)
+        .default_bound(100)
+        .bounds_file(&typo);
+    let mut cargo = Vec::new();
+    let error = builder
+        .compile_reporting(&[&scan], &mut cargo)
+        .expect_err("a bounds entry that names no member");
+    let text = error.to_string();
+    assert!(
+        matches!(error, CompileError::Idl { count: 1, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("`robot::LaserScan::rangez` names no"),
+        "{text}"
+    );
+    assert!(
+        text.contains("did you mean `robot::LaserScan::ranges`?"),
+        "{text}"
+    );
+    // The default bound that was applied is noted (a plain line: `cargo build -vv`).
+    let said = String::from_utf8_lossy(&cargo);
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("note") && l.contains("robot::LaserScan::ranges")),
+        "{said}"
+    );
+}

@@ -9,6 +9,11 @@
 //! frame_id = 64
 //! ```
 //!
+//! [`check_bounds`] holds the entries against what the IDL files of a build use: an entry
+//! that names no string, sequence or map member or typedef (a typo) is an error that
+//! suggests the closest name, one whose member is bounded in the IDL already is a warning,
+//! and the members that took a default bound are listed in a note.
+//!
 //! ```
 //! let bounds = shmbus_idl::bounds::parse_bounds(
 //!     "\"pkg::A::name\" = 16\n[pkg.B]\nitems = 8\n",
@@ -22,6 +27,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::Options;
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::hir::{BoundSource, BoundUse};
 
 /// Why a bounds file could not be used.
 #[derive(Debug)]
@@ -135,6 +142,74 @@ fn flatten(
     Ok(())
 }
 
+/// Holds the per-member bounds `member_bounds` against `uses`, the bounded strings,
+/// sequences and maps of every IDL file of one build ([`crate::hir::Hir::bound_uses`] of
+/// each): an entry that names none of them is an error (with the closest name), an entry
+/// whose member has a bound written in the IDL is a warning (it has no effect), and one
+/// note lists the members that took a default bound.
+pub fn check_bounds(member_bounds: &BTreeMap<String, u32>, uses: &[&BoundUse]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for key in member_bounds.keys() {
+        let matching: Vec<&&BoundUse> = uses.iter().filter(|u| &u.key == key).collect();
+        if matching.is_empty() {
+            let closest = uses
+                .iter()
+                .map(|u| (crate::parser::edit_distance(key, &u.key), u.key.as_str()))
+                .min();
+            let mut diag = Diagnostic::without_span(
+                Severity::Error,
+                "E-UNKNOWN-BOUND",
+                format!(
+                    "the bounds entry `{key}` names no string, sequence or map member or typedef of the IDL files"
+                ),
+            );
+            diag = match closest {
+                Some((distance, name)) if distance <= key.len().max(4) / 3 => {
+                    diag.with_help(format!("did you mean `{name}`?"))
+                }
+                _ => diag.with_help(
+                    "a key is the scoped name of a member (`pkg::Type::member`) or of a typedef (`pkg::Name`); remove the entry or correct it",
+                ),
+            };
+            out.push(diag);
+        } else if matching.iter().all(|u| u.source == BoundSource::Explicit) {
+            out.push(
+                Diagnostic::without_span(
+                    Severity::Warning,
+                    "W-UNUSED-BOUND",
+                    format!("the bounds entry `{key}` has no effect: the IDL gives it a bound"),
+                )
+                .with_help("remove the entry, or the bound in the IDL"),
+            );
+        }
+    }
+    let mut defaulted: Vec<String> = uses
+        .iter()
+        .filter(|u| u.source == BoundSource::DefaultOption)
+        .map(|u| format!("`{}` ({} <{}>)", u.key, u.kind, u.bound))
+        .collect();
+    defaulted.sort();
+    defaulted.dedup();
+    if !defaulted.is_empty() {
+        out.push(
+            Diagnostic::without_span(
+                Severity::Note,
+                "N-DEFAULT-BOUND",
+                format!(
+                    "a default bound was applied to {} unbounded member{}: {}",
+                    defaulted.len(),
+                    if defaulted.len() == 1 { "" } else { "s" },
+                    defaulted.join(", ")
+                ),
+            )
+            .with_help(
+                "give a member its own bound in the IDL or a bounds file to override the default",
+            ),
+        );
+    }
+    out
+}
+
 impl Options {
     /// Adds the bounds of a bounds file to [`Options::member_bounds`] (later files win).
     pub fn load_bounds_file(&mut self, path: &Path) -> Result<(), BoundsFileError> {
@@ -172,6 +247,79 @@ mod tests {
         assert!(matches!(e, BoundsFileError::Syntax { .. }));
         let e = read_bounds_file(Path::new("/nonexistent/bounds.toml")).unwrap_err();
         assert!(e.to_string().contains("cannot read the bounds file"));
+    }
+
+    fn uses_of(text: &str, options: &Options) -> Vec<BoundUse> {
+        let mut sources = crate::source::SourceMap::new();
+        let id = sources.add("b.idl", text);
+        let (hir, diags) = crate::compile_sources(&mut sources, &[id], options);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        hir.unwrap().bound_uses
+    }
+
+    #[test]
+    fn a_typo_is_an_error_with_the_closest_name() {
+        let idl =
+            "module robot { struct LaserScan { sequence<float> ranges; string<8> frame; }; };";
+        let mut options = Options {
+            default_sequence_bound: Some(100),
+            ..Options::default()
+        };
+        options
+            .member_bounds
+            .insert("robot::LaserScan::rangez".into(), 1080);
+        options
+            .member_bounds
+            .insert("robot::LaserScan::frame".into(), 16);
+        let uses = uses_of(idl, &options);
+        let refs: Vec<&BoundUse> = uses.iter().collect();
+        let diags = check_bounds(&options.member_bounds, &refs);
+        let messages: Vec<String> = diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{:?} {} {}",
+                    d.severity,
+                    d.message,
+                    d.help.clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        // In key order: `frame` before `rangez`; the note last.
+        assert_eq!(diags.len(), 3, "{messages:#?}");
+        assert_eq!(diags[0].code, "W-UNUSED-BOUND");
+        assert!(messages[0].contains("`robot::LaserScan::frame` has no effect"));
+        assert_eq!(diags[1].code, "E-UNKNOWN-BOUND");
+        assert!(
+            messages[1].contains("did you mean `robot::LaserScan::ranges`?"),
+            "{messages:#?}"
+        );
+        assert_eq!(diags[2].severity, Severity::Note);
+        assert!(
+            messages[2].contains("1 unbounded member: `robot::LaserScan::ranges` (sequence <100>)"),
+            "{messages:#?}"
+        );
+        // A far-off key gets no suggestion, only what a key is.
+        let mut far = BTreeMap::new();
+        far.insert("totally::Different".to_owned(), 3);
+        let diags = check_bounds(&far, &refs);
+        assert!(
+            diags[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("scoped name of a member")
+        );
+        // Correct keys: nothing but the note.
+        let mut right = BTreeMap::new();
+        right.insert("robot::LaserScan::ranges".to_owned(), 3);
+        let options = Options {
+            member_bounds: right.clone(),
+            ..Options::default()
+        };
+        let uses = uses_of(idl, &options);
+        let refs: Vec<&BoundUse> = uses.iter().collect();
+        assert!(check_bounds(&right, &refs).is_empty());
     }
 
     #[test]

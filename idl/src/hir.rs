@@ -49,6 +49,23 @@ pub struct Hir {
     pub modules: Vec<Module>,
     /// Every type and constant, indexed by [`ItemId`].
     pub items: Vec<Item>,
+    /// Every string, sequence and map of a member or typedef, by its key in the
+    /// per-member bounds, with where its bound came from (for checking a bounds file and
+    /// reporting default bounds: see [`crate::bounds`]).
+    pub bound_uses: Vec<BoundUse>,
+}
+
+/// A string, sequence or map of a member or typedef, and its bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundUse {
+    /// Its key in the per-member bounds: `pkg::Type::member`, `pkg::Typedef`.
+    pub key: String,
+    /// `"string"`, `"wstring"`, `"sequence"` or `"map"`.
+    pub kind: &'static str,
+    /// The bound.
+    pub bound: u32,
+    /// Where the bound came from.
+    pub source: BoundSource,
 }
 
 impl Hir {

@@ -141,7 +141,12 @@ fn a_group_domain_is_shared_with_the_group_and_closed_to_others() {
     // the test removes it.
     let group_folder = Path::new(shmbus::os::shm::SHM_DIR).join(config.prefix());
     if let Ok(entries) = std::fs::read_dir(&group_folder) {
-        assert_eq!(entries.count(), 0, "{} is not empty", group_folder.display());
+        assert_eq!(
+            entries.count(),
+            0,
+            "{} is not empty",
+            group_folder.display()
+        );
         std::fs::remove_dir(&group_folder).unwrap();
     }
     assert!(

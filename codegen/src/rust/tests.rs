@@ -357,6 +357,7 @@ pub(crate) fn sample() -> Hir {
         entries,
     };
     Hir {
+        bound_uses: Vec::new(),
         modules: vec![
             module(
                 "",

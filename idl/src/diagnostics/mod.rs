@@ -13,6 +13,8 @@ pub enum Severity {
     Error,
     /// The input compiles, but something was ignored or looks wrong.
     Warning,
+    /// The input compiles as asked; a fact worth knowing (a default bound was applied).
+    Note,
 }
 
 /// A span with a message attached.
@@ -71,8 +73,18 @@ impl Diagnostic {
 
     /// An error without a source location.
     pub fn error_without_span(code: &'static str, message: impl Into<String>) -> Self {
+        Self::without_span(Severity::Error, code, message)
+    }
+
+    /// A diagnostic of `severity` without a source location (about the options or a
+    /// bounds file rather than an IDL file).
+    pub fn without_span(
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
-            severity: Severity::Error,
+            severity,
             code,
             message: message.into(),
             primary: None,
@@ -80,6 +92,11 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
         }
+    }
+
+    /// Whether this is a warning.
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
     }
 
     /// Sets the label of the primary span.

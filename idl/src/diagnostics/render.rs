@@ -60,6 +60,7 @@ fn severity_name(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "note",
     }
 }
 
@@ -80,6 +81,7 @@ fn render_rich(diag: &Diagnostic, sources: &SourceMap, renderer: &Renderer) -> S
     let level = match diag.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
     };
     let mut excerpts: Vec<Excerpt> = Vec::new();
     let all = diag

@@ -44,6 +44,17 @@ enum Unbound {
     Map,
 }
 
+impl Unbound {
+    fn word(self) -> &'static str {
+        match self {
+            Unbound::String => "string",
+            Unbound::WString => "wstring",
+            Unbound::Sequence => "sequence",
+            Unbound::Map => "map",
+        }
+    }
+}
+
 impl<'a> Sema<'a> {
     /// Lowers every defined declaration.
     pub(crate) fn lower_all(&mut self) {
@@ -364,15 +375,13 @@ impl<'a> Sema<'a> {
         })
     }
 
-    /// The bound of a string/sequence/map: written, per-member, default, or an error.
-    fn bound(
+    /// The bound of a string/sequence/map if it has one: written, per-member or default.
+    fn find_bound(
         &mut self,
         bound: Option<&ConstExpr>,
         scope: ScopeId,
         u: &Use,
         kind: Unbound,
-        span: Span,
-        suggestion: String,
     ) -> Option<(u32, BoundSource)> {
         if let Some(e) = bound {
             let what = match kind {
@@ -392,40 +401,52 @@ impl<'a> Sema<'a> {
         {
             return Some((b, BoundSource::MemberBound));
         }
+        let default = match kind {
+            Unbound::String | Unbound::WString => self.options.default_string_bound,
+            Unbound::Sequence => self.options.default_sequence_bound,
+            Unbound::Map => self.options.default_map_bound,
+        };
+        default
+            .filter(|b| *b >= 1)
+            .map(|b| (b, BoundSource::DefaultOption))
+    }
+
+    /// The bound of a string/sequence/map: written, per-member, default, or an error.
+    fn bound(
+        &mut self,
+        bound: Option<&ConstExpr>,
+        scope: ScopeId,
+        u: &Use,
+        kind: Unbound,
+        span: Span,
+        suggestion: String,
+    ) -> Option<(u32, BoundSource)> {
+        let found = self.find_bound(bound, scope, u, kind);
+        if let Some((bound, source)) = found
+            && !u.constant
+        {
+            self.bound_uses.push(hir::BoundUse {
+                key: u.key.clone(),
+                kind: kind.word(),
+                bound,
+                source,
+            });
+        }
+        // A written bound that is invalid was reported already: no "unbounded" error.
+        if found.is_some() || bound.is_some() {
+            return found;
+        }
         let example = if matches!(kind, Unbound::String | Unbound::WString) {
             256
         } else {
             100
         };
-        let (default, option, code, name) = match kind {
-            Unbound::String => (
-                self.options.default_string_bound,
-                "default-string-bound",
-                "E-UNBOUNDED-STRING",
-                "string",
-            ),
-            Unbound::WString => (
-                self.options.default_string_bound,
-                "default-string-bound",
-                "E-UNBOUNDED-WSTRING",
-                "wstring",
-            ),
-            Unbound::Sequence => (
-                self.options.default_sequence_bound,
-                "default-sequence-bound",
-                "E-UNBOUNDED-SEQUENCE",
-                "sequence",
-            ),
-            Unbound::Map => (
-                self.options.default_map_bound,
-                "default-map-bound",
-                "E-UNBOUNDED-MAP",
-                "map",
-            ),
+        let (option, code, name) = match kind {
+            Unbound::String => ("default-string-bound", "E-UNBOUNDED-STRING", "string"),
+            Unbound::WString => ("default-string-bound", "E-UNBOUNDED-WSTRING", "wstring"),
+            Unbound::Sequence => ("default-sequence-bound", "E-UNBOUNDED-SEQUENCE", "sequence"),
+            Unbound::Map => ("default-map-bound", "E-UNBOUNDED-MAP", "map"),
         };
-        if let Some(b) = default.filter(|b| *b >= 1) {
-            return Some((b, BoundSource::DefaultOption));
-        }
         let builder = option.replace('-', "_");
         let diag = Diagnostic::error(
             code,

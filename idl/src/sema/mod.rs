@@ -199,6 +199,8 @@ pub(crate) struct Sema<'a> {
     pub(crate) item_meta: Vec<Option<(hir::Doc, Vec<hir::AppliedAnnotation>)>>,
     pub(crate) edges: Vec<Edge>,
     pub(crate) unbounded: Vec<Unbounded>,
+    /// Every bounded string, sequence and map of a member or typedef (for the HIR).
+    pub(crate) bound_uses: Vec<hir::BoundUse>,
     /// How many declarations are being lowered inside each other (forward references).
     pub(crate) depth: u32,
     /// How many "did you mean" searches were made.
@@ -226,6 +228,7 @@ impl<'a> Sema<'a> {
             item_meta: Vec::new(),
             edges: Vec::new(),
             unbounded: Vec::new(),
+            bound_uses: Vec::new(),
             depth: 0,
             suggestions: 0,
             unbounded_owners: Vec::new(),
@@ -295,7 +298,14 @@ impl<'a> Sema<'a> {
                     .collect(),
             })
             .collect();
-        Some(Hir { modules, items })
+        let mut bound_uses = std::mem::take(&mut self.bound_uses);
+        bound_uses.sort_by(|a, b| a.key.cmp(&b.key));
+        bound_uses.dedup();
+        Some(Hir {
+            modules,
+            items,
+            bound_uses,
+        })
     }
 }
 

@@ -127,8 +127,14 @@ mod tests {
             Err(ServiceNameError::EmptySegment { at: 2, .. })
         ));
         // ROS 2 names: one leading slash is the same name.
-        assert_eq!(ServiceName::new("/scan").unwrap(), ServiceName::new("scan").unwrap());
-        assert_eq!(ServiceName::new("/robot/scan").unwrap().as_str(), "robot/scan");
+        assert_eq!(
+            ServiceName::new("/scan").unwrap(),
+            ServiceName::new("scan").unwrap()
+        );
+        assert_eq!(
+            ServiceName::new("/robot/scan").unwrap().as_str(),
+            "robot/scan"
+        );
         assert!(matches!(
             ServiceName::new("//a"),
             Err(ServiceNameError::EmptySegment { at: 0, .. })
