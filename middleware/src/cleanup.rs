@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::node::{Liveness, Node, NodeListError, NodeState};
 use crate::service::sweep::{self, Swept};
-use crate::service::{OsError, ServiceError};
+use crate::service::{OsError, Removed, ServiceError};
 
 /// What a cleanup did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,12 +35,21 @@ pub struct CleanupReport {
     pub dead_entries_removed: usize,
     /// Services removed because no live node used them any more.
     pub services_removed: usize,
-    /// Shared-memory objects removed with those services.
+    /// Shared-memory objects removed: the data segments of dead publishers, and the
+    /// objects of removed services.
     pub objects_removed: usize,
     /// Token files of dead nodes removed.
     pub tokens_removed: usize,
     /// Services skipped because another process held their lock throughout.
     pub busy: usize,
+}
+
+impl CleanupReport {
+    fn add(&mut self, dead: Removed) {
+        self.dead_entries_removed += dead.nodes;
+        self.objects_removed += dead.segments;
+        self.tokens_removed += dead.tokens;
+    }
 }
 
 /// Failure of [`Node::cleanup_dead_nodes`].
@@ -64,9 +73,12 @@ pub(crate) fn run(node: &Node, lock_timeout: Duration) -> Result<CleanupReport, 
     for key in sweep::services(node)? {
         report.services_swept += 1;
         match sweep::sweep(node, key, lock_timeout) {
-            Ok(Swept::Kept { dead }) => report.dead_entries_removed += dead,
+            Ok(Swept::Kept { dead, orphans }) => {
+                report.add(dead);
+                report.objects_removed += orphans;
+            }
             Ok(Swept::Removed { dead, objects }) => {
-                report.dead_entries_removed += dead;
+                report.add(dead);
                 report.services_removed += 1;
                 report.objects_removed += objects;
             }

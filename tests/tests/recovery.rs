@@ -65,8 +65,14 @@ fn a_dead_publishers_samples_stay_readable_and_it_is_seen_leaving() {
         }
         assert_eq!(rest, vec![2, 3, 4, 5]);
         let report = node.cleanup_dead_nodes().unwrap();
-        assert!(
-            report.dead_entries_removed >= 1 && report.tokens_removed == 0,
+        // The dead publisher: its entry, its segment and its token.
+        assert_eq!(
+            (
+                report.dead_entries_removed,
+                report.objects_removed,
+                report.tokens_removed
+            ),
+            (1, 1, 1),
             "{report:?}"
         );
         assert!(subscriber.publishers().is_empty());
@@ -313,6 +319,65 @@ fn a_lossless_publisher_is_not_held_up_by_a_dead_subscriber() {
             publisher.send_copy(&last).unwrap(),
             1,
             "the dead subscriber is gone"
+        );
+    }
+    setup.assert_clean();
+}
+
+#[test]
+fn the_cleanup_report_counts_what_was_removed() {
+    let setup = Setup::new("rec", "report");
+    {
+        let node = Node::builder()
+            .name("survivor")
+            .config(setup.config.clone())
+            .cleanup(false)
+            .create()
+            .unwrap();
+        let kept = Service::publish_subscribe::<Counted>(&node, "rec/kept")
+            .create()
+            .unwrap();
+        let _subscriber = kept.subscriber().create().unwrap();
+        // A publisher of a service we keep, and three nodes with services of their own.
+        let mut children = vec![pubsub_child(
+            &setup,
+            "publish-then-sleep",
+            "rec/kept",
+            &["1"],
+        )];
+        for i in 0..3 {
+            children.push(pubsub_child(
+                &setup,
+                "own-service",
+                &format!("rec/own{i}"),
+                &[],
+            ));
+        }
+        children[0].say("go");
+        assert_eq!(children[0].line(), "sent");
+        for child in children {
+            child.kill();
+        }
+        let report = node.cleanup_dead_nodes().unwrap();
+        // 4 dead nodes, each with a token and a publisher's segment; 3 services nobody
+        // uses any more, each with its own object.
+        assert_eq!(report.dead_entries_removed, 4, "{report:?}");
+        assert_eq!(report.tokens_removed, 4, "{report:?}");
+        assert_eq!(report.services_removed, 3, "{report:?}");
+        assert_eq!(report.objects_removed, 4 + 3, "{report:?}");
+        assert_eq!(report.busy, 0, "{report:?}");
+        // The kept service and our node remain: 1 object (no publisher left).
+        assert_eq!(setup.config.objects().unwrap().len(), 1);
+        // A second cleanup finds nothing to do.
+        let again = node.cleanup_dead_nodes().unwrap();
+        assert_eq!(
+            (
+                again.dead_entries_removed,
+                again.objects_removed,
+                again.tokens_removed
+            ),
+            (0, 0, 0),
+            "{again:?}"
         );
     }
     setup.assert_clean();

@@ -317,7 +317,7 @@ impl<'a, Req: ShmMessage, Res: ShmMessage> ActiveRequest<'a, Req, Res> {
         ) {
             Ok(d) if d.delivered > 0 => Ok(()),
             Ok(_) => Err(RespondError::ClientGone),
-            Err(SendError::Timeout { .. }) if server.service.remove_dead_nodes() > 0 => {
+            Err(SendError::Timeout { .. }) if server.service.remove_dead_nodes().nodes > 0 => {
                 Err(RespondError::ClientGone)
             }
             Err(e) => Err(e.into()),

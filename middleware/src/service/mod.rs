@@ -49,7 +49,7 @@ pub use layout::SHM_ABI_VERSION;
 pub use name::{ServiceName, ServiceNameError};
 pub use pubsub::{PubSubService, PubSubServiceBuilder};
 pub use qos::{OverflowPolicy, PubSubQos, QosError, RequestResponseQos};
-pub(crate) use registry::{Claim, PortKind, Registry, ServiceInner};
+pub(crate) use registry::{Claim, PortKind, Registry, Removed, ServiceInner};
 pub use request_response::{RequestResponseService, RequestResponseServiceBuilder};
 
 use crate::config::retry_races;

@@ -44,6 +44,17 @@ pub(crate) struct SlotInfo {
     pub(crate) port: u64,
 }
 
+/// What [`Registry::remove_dead_nodes`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Removed {
+    /// Dead nodes whose entries and ports left the service.
+    pub(crate) nodes: usize,
+    /// Data segments of their publishers that were unlinked.
+    pub(crate) segments: usize,
+    /// Their token files that were removed.
+    pub(crate) tokens: usize,
+}
+
 /// A claimed port slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Claim {
@@ -399,8 +410,9 @@ impl Registry {
     }
 
     /// Removes the node entries and ports of nodes whose liveness token is free. The dead
-    /// publishers' data segments are unlinked (readers that still map them keep reading).
-    pub(crate) fn remove_dead_nodes(&self) -> usize {
+    /// publishers' data segments are unlinked (readers that still map them keep reading),
+    /// and so are the dead nodes' tokens. Says what it removed.
+    pub(crate) fn remove_dead_nodes(&self) -> Removed {
         // Dead owners, with their token locked by us if it is still there.
         let mut dead: Vec<(u64, Option<crate::os::lock::LockFile>)> = Vec::new();
         let check = |owner: u64, dead: &mut Vec<(u64, Option<crate::os::lock::LockFile>)>| {
@@ -423,7 +435,10 @@ impl Registry {
                 check(w.load(Ordering::Acquire), &mut dead);
             }
         }
-        let count = dead.len();
+        let mut removed = Removed {
+            nodes: dead.len(),
+            ..Removed::default()
+        };
         for (owner, token) in dead {
             tracing::info!(service = %self.name, node = %format!("{owner:016x}"), "removing a dead node's entries");
             for i in 0..self.geometry.max_nodes as usize {
@@ -443,8 +458,9 @@ impl Registry {
                     && let Some(port) = self.word(at + SLOT_PORT).map(|w| w.load(Ordering::Acquire))
                     && port != 0
                     && let Ok(seg) = self.segment_name(owner, port)
+                    && shm::unlink(&seg, self.permissions).is_ok()
                 {
-                    let _ = shm::unlink(&seg, self.permissions);
+                    removed.segments += 1;
                 }
                 if let Some(w) = self.word(at + SLOT_STATE) {
                     w.store(0, Ordering::Release);
@@ -456,13 +472,16 @@ impl Registry {
             }
             // The dead node's token goes too: a missing token reads as dead for every
             // other service it was in, so their cleaners still find it.
-            if let Some(token) = token
-                && let Err(error) = token.remove()
-            {
-                tracing::warn!(node = %format!("{owner:016x}"), %error, "could not remove a dead node's token file");
+            if let Some(token) = token {
+                match token.remove() {
+                    Ok(()) => removed.tokens += 1,
+                    Err(error) => {
+                        tracing::warn!(node = %format!("{owner:016x}"), %error, "could not remove a dead node's token file")
+                    }
+                }
             }
         }
-        count
+        removed
     }
 
     /// Whether the node of `owner` (a slot's owner word) is alive. Costs a `flock` probe:

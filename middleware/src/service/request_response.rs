@@ -179,6 +179,6 @@ impl<Req: ShmMessage, Res: ShmMessage> RequestResponseService<Req, Res> {
     /// Removes the entries and ports of dead nodes from this service; returns how many
     /// dead nodes were found.
     pub fn remove_dead_nodes(&self) -> usize {
-        self.inner.remove_dead_nodes()
+        self.inner.remove_dead_nodes().nodes
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::layout::*;
 use super::{
-    OsError, Registry, ServiceError, ServiceName, acquire_lock, lock_file_name, object_name,
-    remove_segments,
+    OsError, Registry, Removed, ServiceError, ServiceName, acquire_lock, lock_file_name,
+    object_name, remove_segments,
 };
 use crate::node::Node;
 use crate::os::mmap::{Mapping, Protection};
@@ -34,11 +34,12 @@ impl ServiceKey {
 /// What a sweep did to one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Swept {
-    /// Live nodes still use it; `dead` nodes' entries were removed.
-    Kept { dead: usize },
-    /// Nobody alive used it: its objects and lock file are gone (after removing `dead`
-    /// nodes' entries).
-    Removed { dead: usize, objects: usize },
+    /// Live nodes still use it; what of dead nodes was removed, and how many segments of
+    /// publishers that died before registering.
+    Kept { dead: Removed, orphans: usize },
+    /// Nobody alive used it: its objects and lock file are gone (after removing what of
+    /// `dead` nodes was in it); `objects` counts those removed with the service.
+    Removed { dead: Removed, objects: usize },
     /// Another process held its lock for the whole wait: left for the next sweep.
     Busy,
     /// Written by another shm-ABI version or unreadable: not touched.
@@ -117,7 +118,7 @@ pub(crate) fn sweep(
     };
     let shm_name =
         ShmName::new(object_name(config, key.suffix(), key.id)).map_err(|e| os(e.into()))?;
-    let remove_all = |lock: crate::os::lock::LockFile, dead: usize| {
+    let remove_all = |lock: crate::os::lock::LockFile, dead: Removed| {
         let mut objects = shm::list(
             &super::segments_prefix(config, key.suffix(), key.id),
             permissions,
@@ -131,13 +132,13 @@ pub(crate) fn sweep(
             tracing::warn!(service = %label, %error, "could not remove a swept service's lock file");
         }
         node.domain_folder().remove_dir_if_empty("services");
-        tracing::info!(service = %label, dead, objects, "removed a service no live node uses");
+        tracing::info!(service = %label, dead = dead.nodes, objects, "removed a service no live node uses");
         Swept::Removed { dead, objects }
     };
     let shm = match SharedMemory::open(&shm_name, Access::ReadWrite, permissions) {
         Ok(shm) => shm,
         // Only a lock file or orphaned segments are left.
-        Err(ShmOpenError::NotFound { .. }) => return Ok(remove_all(lock, 0)),
+        Err(ShmOpenError::NotFound { .. }) => return Ok(remove_all(lock, Removed::default())),
         // Someone else's object under our name: not ours to judge or to remove.
         Err(error @ ShmOpenError::NotOurs { .. }) => {
             tracing::warn!(%error, "left a service object that is not ours alone");
@@ -151,14 +152,14 @@ pub(crate) fn sweep(
     };
     if len < HEADER_SIZE {
         // We hold the lock, so its creator is not at work: it died before sizing it.
-        return Ok(remove_all(lock, 0));
+        return Ok(remove_all(lock, Removed::default()));
     }
     let mapping =
         Arc::new(Mapping::new(&shm, len, Protection::ReadWrite).map_err(|e| os(e.into()))?);
     let stored = match StaticPart::read(&mapping, key.pattern) {
         Ok(stored) => stored,
         // Half-created by a creator that died (we hold the lock).
-        Err(StaticFault::NotReady) => return Ok(remove_all(lock, 0)),
+        Err(StaticFault::NotReady) => return Ok(remove_all(lock, Removed::default())),
         Err(_) => return Ok(Swept::Foreign),
     };
     let geometry = stored.geometry;
@@ -177,8 +178,8 @@ pub(crate) fn sweep(
     );
     let dead = registry.remove_dead_nodes();
     if registry.in_use(usize::MAX) {
-        registry.remove_orphan_segments();
-        return Ok(Swept::Kept { dead });
+        let orphans = registry.remove_orphan_segments();
+        return Ok(Swept::Kept { dead, orphans });
     }
     drop(registry);
     Ok(remove_all(lock, dead))
