@@ -5,8 +5,7 @@
 //! shmbus idl check robot.idl
 //! ```
 //!
-//! Subcommands live in one module each (`idl` today; `list`, `inspect`, `echo` and
-//! `clean` belong to the runtime tools and come with their own issue). Exit status: 0 on
+//! Subcommands live in one module each. Exit status: 0 on
 //! success (warnings included), 1 when the input has errors or a file cannot be read or
 //! written, 2 for a bad command line (clap's convention).
 #![forbid(unsafe_code)]

@@ -11,7 +11,7 @@
 //! is killed halfway leaves a state that the next one finishes.
 //!
 //! Who cleans, and when:
-//! - [`Node::cleanup_dead_nodes`] (and `shmbus clean`): every service of the domain is
+//! - [`Node::cleanup_dead_nodes`]: every service of the domain is
 //!   swept under its lock (dead nodes' ports leave its registry, their chunks go back to
 //!   the pools of the survivors at their next operation, and a service no live node uses
 //!   is removed with all its objects), then the tokens of dead nodes that were in no

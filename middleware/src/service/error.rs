@@ -71,7 +71,7 @@ pub enum ServiceError {
     },
     /// The shared memory of the service holds values that cannot be right.
     #[error(
-        "service {name:?} is corrupted: {what}; remove it with `shmbus clean` once no process uses it"
+        "service {name:?} is corrupted: {what}; stop the processes that use it (the last one to leave removes it) and create it again"
     )]
     Corrupted {
         /// The service.
