@@ -8,7 +8,7 @@ use shmbus::{Node, Service, ShmMessage};
 use shmbus_examples::Error;
 
 /// What a client asks for (declared in both examples).
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct PlanRequest {
     /// Where to go.
@@ -20,7 +20,7 @@ pub struct PlanRequest {
 }
 
 /// One waypoint of the answer.
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct Waypoint {
     /// Position in the path, from 0.

@@ -10,7 +10,7 @@ use shmbus::{Node, Service, ShmMessage};
 use shmbus_examples::Error;
 
 /// The message both examples agree on.
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct Counter {
     /// Increments by one per sample.

@@ -9,7 +9,7 @@ use shmbus::{Node, Service, ShmMessage};
 use shmbus_examples::Error;
 
 /// What a client asks for (both examples declare it; the layout hash decides).
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct PlanRequest {
     /// Where to go.
@@ -21,7 +21,7 @@ pub struct PlanRequest {
 }
 
 /// One waypoint of the answer.
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct Waypoint {
     /// Position in the path, from 0.

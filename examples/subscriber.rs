@@ -10,7 +10,7 @@ use shmbus_examples::Error;
 
 /// The message both examples agree on (declared again here: the layout hash, not the
 /// crate path, decides whether two processes can talk).
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 pub struct Counter {
     /// Increments by one per sample.

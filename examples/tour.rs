@@ -29,7 +29,7 @@ const SAMPLES: u64 = 100_000;
 const ROUNDS: usize = 5_000;
 
 /// A counter with a checksum of its own.
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 struct Counter {
     seq: u64,
@@ -206,13 +206,13 @@ fn tour() -> Result<(), Error> {
 }
 
 /// A question and its answer for the request-response step.
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 struct Question {
     seq: u64,
 }
 
-#[derive(ShmMessage, Debug, Clone, Copy)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy)]
 #[repr(C)]
 struct Reply {
     seq: u64,

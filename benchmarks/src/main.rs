@@ -782,7 +782,7 @@ fn dead_node_peer(a: &PeerArgs) -> Result<(), Error> {
             let service = ShmService::publish_subscribe::<msg::Word>(&node, &name).create()?;
             let publisher = service.publisher().create()?;
             let _subscriber = service.subscriber().create()?;
-            let _loan = publisher.loan()?;
+            let _loan = publisher.loan_zeroed()?;
             println!("ready");
             loop {
                 std::thread::park();

@@ -6,7 +6,9 @@ use shmbus::ShmMessage;
 /// A message the benchmarks send: the sender stamps its first and last word with the
 /// sequence number, the receiver reads both back, so the first and last cache line of the
 /// payload cross the core boundary for every transport.
-pub trait Msg: ShmMessage + ZeroCopySend + core::fmt::Debug + Send + 'static {
+pub trait Msg:
+    ShmMessage + shmbus::message::AnyBitPattern + ZeroCopySend + core::fmt::Debug + Send + 'static
+{
     /// The size in bytes.
     const SIZE: usize = size_of::<Self>();
     /// Writes `seq` into the first and the last word.

@@ -2,10 +2,22 @@
 //!
 //! On the item: `#[shm(type_name = "pkg::msg::Foo")]` overrides the name recorded in the
 //! descriptor (the bare identifier by default), and `#[shm(crate = "path")]` names the
-//! `shmbus` crate when it is re-exported under another path. Any other key, and any
-//! `#[shm]` on a field or variant, is an error.
+//! `shmbus` crate when it is re-exported under another path.
+//!
+//! Three keys give a struct a kind of its own in its descriptor, as IDL has them (the IDL
+//! compiler emits them; a hand-written type that should match an IDL one writes them too):
+//!
+//! - `#[shm(enumeration(IDLE = 0, DRIVING = 1))]` on a `#[repr(transparent)]` struct of one
+//!   integer: an open enum (any value valid, these ones named);
+//! - `#[shm(bitmask(MOTORS = 0, LIDAR = 1))]` on a `#[repr(transparent)]` struct of one
+//!   unsigned integer: named bits, by position;
+//! - `#[shm(union(circle = 0, label = [2, 3], other = default))]` on a `#[repr(C)]` struct
+//!   whose first field is the discriminator: which discriminator values select which of
+//!   the other fields (`default`, alone or in a list, is the `default:` case).
+//!
+//! Any other key, and any `#[shm]` on a field or variant, is an error.
 
-use syn::{Attribute, LitStr};
+use syn::{Attribute, Expr, Ident, LitStr};
 
 use crate::ctxt::Ctxt;
 
@@ -15,6 +27,62 @@ pub(crate) struct Container {
     pub(crate) type_name: Option<LitStr>,
     /// `crate = "..."`: the path of the `shmbus` crate.
     pub(crate) krate: Option<syn::Path>,
+    /// `enumeration(...)`, `bitmask(...)` or `union(...)`: the IDL kind of the struct.
+    pub(crate) kind: Option<IdlKind>,
+}
+
+/// An IDL kind given with `#[shm(...)]`.
+pub(crate) enum IdlKind {
+    /// Named values of an open enum: (name, value).
+    Enumeration(Vec<(Ident, Expr)>),
+    /// Named bits: (name, position).
+    Bitmask(Vec<(Ident, Expr)>),
+    /// Per branch (a field name): its labels, and whether it is the default case.
+    Union(Vec<(Ident, Vec<Expr>, bool)>),
+}
+
+impl IdlKind {
+    /// The key's name, for messages.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            IdlKind::Enumeration(_) => "enumeration",
+            IdlKind::Bitmask(_) => "bitmask",
+            IdlKind::Union(_) => "union",
+        }
+    }
+}
+
+/// Parses `(NAME = expr, ...)`.
+fn named_exprs(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<(Ident, Expr)>> {
+    let mut out = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let name = inner.path.require_ident()?.clone();
+        let value: Expr = inner.value()?.parse()?;
+        out.push((name, value));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Parses `(branch = label, branch = [label, ...], branch = default, ...)`.
+fn union_cases(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<Vec<(Ident, Vec<Expr>, bool)>> {
+    let is_default = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident("default"));
+    let mut out = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let name = inner.path.require_ident()?.clone();
+        let value: Expr = inner.value()?.parse()?;
+        let items: Vec<Expr> = match value {
+            Expr::Array(array) => array.elems.into_iter().collect(),
+            other => vec![other],
+        };
+        let default = items.iter().any(is_default);
+        let labels = items.into_iter().filter(|e| !is_default(e)).collect();
+        out.push((name, labels, default));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 impl Container {
@@ -22,6 +90,7 @@ impl Container {
     pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
         let mut type_name: Option<LitStr> = None;
         let mut krate: Option<syn::Path> = None;
+        let mut kind: Option<IdlKind> = None;
         for attr in attrs.iter().filter(|a| a.path().is_ident("shm")) {
             // Problems with one key are recorded and parsing goes on with the next key, so
             // every problem is reported; only malformed syntax stops the attribute.
@@ -54,14 +123,34 @@ impl Container {
                             )),
                         }
                     }
+                } else if meta.path.is_ident("enumeration")
+                    || meta.path.is_ident("bitmask")
+                    || meta.path.is_ident("union")
+                {
+                    let parsed = if meta.path.is_ident("enumeration") {
+                        IdlKind::Enumeration(named_exprs(&meta)?)
+                    } else if meta.path.is_ident("bitmask") {
+                        IdlKind::Bitmask(named_exprs(&meta)?)
+                    } else {
+                        IdlKind::Union(union_cases(&meta)?)
+                    };
+                    if let Some(first) = &kind {
+                        cx.push(meta.error(format!(
+                            "`#[shm({})]` and `#[shm({})]` cannot both describe one type",
+                            first.key(),
+                            parsed.key()
+                        )));
+                    } else {
+                        kind = Some(parsed);
+                    }
                 } else {
                     let key = meta
                         .path
                         .get_ident()
                         .map_or_else(|| "this key".to_owned(), |i| format!("`{i}`"));
                     cx.push(meta.error(format!(
-                        "unknown `#[shm]` key {key}; expected `type_name = \"...\"` or \
-                         `crate = \"...\"`"
+                        "unknown `#[shm]` key {key}; expected `type_name = \"...\"`, \
+                         `crate = \"...\"`, `enumeration(...)`, `bitmask(...)` or `union(...)`"
                     )));
                     skip_value(&meta)?;
                 }
@@ -71,7 +160,11 @@ impl Container {
                 cx.push(error);
             }
         }
-        Container { type_name, krate }
+        Container {
+            type_name,
+            krate,
+            kind,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, GenericParam, parse_quote};
 
 use crate::ast::{Container, Data, Field, Variant};
+use crate::attr::IdlKind;
 use crate::ctxt::Ctxt;
 use crate::repr::{IntRepr, MessageRepr};
 use crate::valid;
@@ -117,7 +118,13 @@ fn expand(cont: &Container<'_>, repr: MessageRepr) -> TokenStream {
     });
 
     let body = match &cont.data {
-        Data::Struct(fields) => expand_struct(&paths, &type_name, fields, &no_drop),
+        Data::Struct(fields) => expand_struct(
+            &paths,
+            &type_name,
+            fields,
+            cont.attrs.kind.as_ref(),
+            &no_drop,
+        ),
         Data::Enum(variants) => {
             let MessageRepr::Int(int) = repr else {
                 unreachable!("repr::parse only gives an enum an integer repr")
@@ -155,6 +162,7 @@ fn expand_struct(
     paths: &Paths,
     type_name: &str,
     fields: &[Field<'_>],
+    idl: Option<&IdlKind>,
     no_drop: &TokenStream,
 ) -> Body {
     let Paths {
@@ -180,9 +188,13 @@ fn expand_struct(
             )
         }
     });
-    let any_bit_pattern = fields.iter().map(|f| {
+    // `True and F1 and F2 ...`, at the type level: the type is valid for every bit
+    // pattern exactly when each field is.
+    let any_bit_pattern = fields.iter().fold(quote!(#message::True), |acc, f| {
         let ty = f.ty;
-        quote_spanned!(ty.span()=> && <#ty as #krate::ShmMessage>::ANY_BIT_PATTERN)
+        quote_spanned! {ty.span()=>
+            <#acc as #message::TypeBool>::And<<#ty as #krate::ShmMessage>::AllBitPatternsValid>
+        }
     });
     let zeroed_is_valid = fields.iter().map(|f| {
         let ty = f.ty;
@@ -207,20 +219,66 @@ fn expand_struct(
             }
         }
     });
-    let table = quote! {
+    let mut table = quote! {
         const __SHMBUS_FIELDS: &'static [#message::FieldDescriptor] = &[#(#descriptors),*];
+    };
+    let size = quote!(#core::mem::size_of::<Self>());
+    let align = quote!(#core::mem::align_of::<Self>());
+    let descriptor = match idl {
+        None => quote! {
+            #message::TypeDescriptor::structure(#type_name, Self::__SHMBUS_FIELDS, #size, #align)
+        },
+        Some(IdlKind::Enumeration(variants)) => {
+            let repr = integer_primitive(fields);
+            let entries = variants.iter().map(|(name, value)| {
+                let name = name.unraw().to_string();
+                quote!(#message::EnumVariant::new(#name, (#value) as i128))
+            });
+            table.extend(quote! {
+                const __SHMBUS_VARIANTS: &'static [#message::EnumVariant] = &[#(#entries),*];
+            });
+            quote! {
+                #message::TypeDescriptor::open_enumeration(
+                    #type_name, #message::Primitive::#repr, Self::__SHMBUS_VARIANTS, #size, #align,
+                )
+            }
+        }
+        Some(IdlKind::Bitmask(flags)) => {
+            let repr = integer_primitive(fields);
+            let entries = flags.iter().map(|(name, position)| {
+                let name = name.unraw().to_string();
+                quote!(#message::BitFlag::new(#name, (#position) as u32))
+            });
+            table.extend(quote! {
+                const __SHMBUS_FLAGS: &'static [#message::BitFlag] = &[#(#entries),*];
+            });
+            quote! {
+                #message::TypeDescriptor::bitmask(
+                    #type_name, #message::Primitive::#repr, Self::__SHMBUS_FLAGS, #size, #align,
+                )
+            }
+        }
+        Some(IdlKind::Union(cases)) => {
+            let entries = cases.iter().filter_map(|(name, labels, default)| {
+                let index = fields.iter().position(|f| name.unraw() == f.name())?;
+                Some(quote!(#message::UnionCase::new(#index, &[#((#labels) as i128),*], #default)))
+            });
+            table.extend(quote! {
+                const __SHMBUS_CASES: &'static [#message::UnionCase] = &[#(#entries),*];
+            });
+            quote! {
+                #message::TypeDescriptor::union(
+                    #type_name, Self::__SHMBUS_FIELDS, Self::__SHMBUS_CASES, #size, #align,
+                )
+            }
+        }
     };
     let items = quote! {
         const DESCRIPTOR: &'static #message::TypeDescriptor = {
             #no_drop
-            &#message::TypeDescriptor::structure(
-                #type_name,
-                Self::__SHMBUS_FIELDS,
-                #core::mem::size_of::<Self>(),
-                #core::mem::align_of::<Self>(),
-            )
+            &#descriptor
         };
-        const ANY_BIT_PATTERN: bool = true #(#any_bit_pattern)*;
+        type AllBitPatternsValid = #any_bit_pattern;
         const ZEROED_IS_VALID: bool = true #(#zeroed_is_valid)*;
         fn validate_bytes(
             #bytes: &[u8],
@@ -262,7 +320,7 @@ fn expand_enum(
                 #core::mem::align_of::<Self>(),
             )
         };
-        const ANY_BIT_PATTERN: bool = false;
+        type AllBitPatternsValid = #message::False;
         const ZEROED_IS_VALID: bool = #message::zero_is_variant(Self::DESCRIPTOR);
         fn validate_bytes(
             #bytes: &[u8],
@@ -271,6 +329,16 @@ fn expand_enum(
         }
     };
     Body { table, items }
+}
+
+/// The `Primitive` variant of the one integer field of an enumeration or bitmask struct
+/// (checked by `valid`).
+fn integer_primitive(fields: &[Field<'_>]) -> Ident {
+    let name = fields
+        .first()
+        .and_then(|f| crate::valid::integer_name(f.ty))
+        .unwrap_or_else(|| "u32".to_owned());
+    Ident::new(&name.to_uppercase(), Span::call_site())
 }
 
 /// `tokens` with every token's span set to `span`.

@@ -13,13 +13,15 @@
 
 use syn::{GenericArgument, GenericParam, PathArguments, Type};
 
-use crate::ast::{Container, Data};
-use crate::attr;
+use crate::ast::{Container, Data, Field};
+use crate::attr::{self, IdlKind};
 use crate::ctxt::Ctxt;
+use crate::repr::MessageRepr;
 
 /// Records every problem of `cont` in `cx`.
 pub(crate) fn check(cx: &mut Ctxt, cont: &Container<'_>) {
     check_generics(cx, cont);
+    check_idl_kind(cx, cont);
     match &cont.data {
         Data::Struct(fields) => {
             for field in fields {
@@ -49,6 +51,98 @@ pub(crate) fn check(cx: &mut Ctxt, cont: &Container<'_>) {
                              `#[repr(C)]` struct holding a fieldless `#[repr(u8)]` enum as \
                              discriminator plus the fields",
                             variant.ident
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The integer primitive a field type names syntactically (`u32`, `core::primitive::u32`).
+pub(crate) fn integer_name(ty: &Type) -> Option<String> {
+    let Type::Path(path) = ty else { return None };
+    let name = path.path.segments.last()?.ident.to_string();
+    matches!(
+        name.as_str(),
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64"
+    )
+    .then_some(name)
+}
+
+/// `enumeration(...)` and `bitmask(...)` need a transparent struct of one integer;
+/// `union(...)` a `repr(C)` struct whose fields after the first are exactly its branches.
+fn check_idl_kind(cx: &mut Ctxt, cont: &Container<'_>) {
+    let Some(kind) = &cont.attrs.kind else { return };
+    let key = kind.key();
+    let fields: &[Field<'_>] = match &cont.data {
+        Data::Struct(fields) => fields,
+        Data::Enum(_) => {
+            cx.error_spanned_by(
+                cont.ident,
+                format!("`#[shm({key}(...))]` describes a struct; a Rust enum is an enum already"),
+            );
+            return;
+        }
+    };
+    match kind {
+        IdlKind::Enumeration(_) | IdlKind::Bitmask(_) => {
+            let integer = match fields {
+                [only] => integer_name(only.ty),
+                _ => None,
+            };
+            let unsigned = integer.as_deref().is_some_and(|n| n.starts_with('u'));
+            let fits = cont.repr == Some(MessageRepr::Transparent)
+                && integer.is_some()
+                && (unsigned || matches!(kind, IdlKind::Enumeration(_)));
+            if !fits {
+                let what = if matches!(kind, IdlKind::Bitmask(_)) {
+                    "one unsigned integer field (`u8` to `u64`)"
+                } else {
+                    "one integer field (`u8` to `i64`)"
+                };
+                cx.error_spanned_by(
+                    cont.ident,
+                    format!("`#[shm({key}(...))]` needs a `#[repr(transparent)]` struct of {what}"),
+                );
+            }
+        }
+        IdlKind::Union(cases) => {
+            if cont.repr != Some(MessageRepr::C) || fields.len() < 2 {
+                cx.error_spanned_by(
+                    cont.ident,
+                    "`#[shm(union(...))]` needs a `#[repr(C)]` struct: the discriminator, \
+                     then one field per branch",
+                );
+                return;
+            }
+            let branches: Vec<String> = fields[1..].iter().map(Field::name).collect();
+            for (name, labels, default) in cases {
+                let name_text = syn::ext::IdentExt::unraw(name).to_string();
+                if !branches.contains(&name_text) {
+                    cx.error_spanned_by(
+                        name,
+                        format!(
+                            "`{name_text}` is not a branch: the branches are the fields after the \
+                             discriminator `{}` ({})",
+                            fields[0].name(),
+                            branches.join(", ")
+                        ),
+                    );
+                } else if labels.is_empty() && !default {
+                    cx.error_spanned_by(name, format!("branch `{name_text}` has no label"));
+                }
+            }
+            for branch in &branches {
+                let n = cases
+                    .iter()
+                    .filter(|(name, _, _)| syn::ext::IdentExt::unraw(name) == branch)
+                    .count();
+                if n != 1 {
+                    cx.error_spanned_by(
+                        cont.ident,
+                        format!(
+                            "branch `{branch}` must appear once in `#[shm(union(...))]`, not {n} times"
                         ),
                     );
                 }

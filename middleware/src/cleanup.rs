@@ -22,9 +22,35 @@
 
 use std::time::Duration;
 
-use crate::node::{Liveness, Node, NodeListError, NodeState};
+use crate::node::{Liveness, Node, NodeBuilder, NodeCreateError, NodeListError, NodeState};
+use crate::service::sweep::SweepError;
 use crate::service::sweep::{self, Swept};
-use crate::service::{OsError, Removed, ServiceError};
+use crate::service::{OsError, Removed};
+
+impl NodeBuilder {
+    /// Creates the node and its liveness token, after cleaning up behind the dead nodes of
+    /// the domain unless [`cleanup(false)`](NodeBuilder::cleanup) was set (a failure of
+    /// that cleanup is only logged).
+    pub fn create(self) -> Result<Node, NodeCreateError> {
+        let cleanup = self.cleans_up();
+        let node = self.create_node()?;
+        if cleanup && let Err(error) = run(&node, Duration::from_millis(100)) {
+            tracing::warn!(%error, "cleanup after dead nodes at node creation failed");
+        }
+        Ok(node)
+    }
+}
+
+impl Node {
+    /// Cleans up after the dead nodes of this node's domain: their ports leave every
+    /// service, the chunks they held go back to their pools, services no live node uses
+    /// are removed with all their objects, and their token files go. Waits at most 1 s for
+    /// each service's lock; a service busy for longer is counted in
+    /// [`CleanupReport::busy`] and left for later.
+    pub fn cleanup_dead_nodes(&self) -> Result<CleanupReport, CleanupError> {
+        run(self, Duration::from_secs(1))
+    }
+}
 
 /// What a cleanup did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,7 +89,7 @@ pub enum CleanupError {
     Nodes(#[from] NodeListError),
     /// A service could not be swept (the others were).
     #[error("cleaning a service failed (the other services were cleaned): {0}")]
-    Service(#[from] ServiceError),
+    Service(#[from] SweepError),
 }
 
 /// Sweeps every service of `node`'s domain, then removes dead nodes' tokens.

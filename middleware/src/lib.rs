@@ -79,11 +79,11 @@ pub mod service;
 pub mod sync;
 
 pub use config::Config;
-pub use message::{Boolean, FixedString, FixedVec, Optional, ShmMessage};
+pub use message::{Boolean, Descriptor, FixedString, FixedVec, Optional, ShmMessage, Value};
 pub use node::{Node, NodeId};
 pub use port::{
-    ActiveRequest, Client, PendingResponse, Publisher, Response, Sample, SampleMut, Server,
-    Subscriber, WaitSet,
+    ActiveRequest, Client, PendingResponse, Publisher, RawClient, RawPublisher, RawServer,
+    RawSubscriber, Response, Sample, SampleMut, Server, Subscriber, WaitSet,
 };
 pub use service::{OverflowPolicy, PubSubService, RequestResponseService, Service};
 

@@ -18,7 +18,7 @@ use shmbus::{Boolean, FixedString, Service, ShmMessage};
 mod common;
 use common::{leftovers, node};
 
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq)]
 #[repr(C)]
 struct Status {
     seq: u64,

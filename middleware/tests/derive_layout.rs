@@ -211,7 +211,7 @@ fn containers_layout() {
 fn enum_descriptors() {
     let d = Mode::DESCRIPTOR;
     assert_eq!((d.name(), d.size(), d.align()), ("Mode", 1, 1));
-    let TypeKind::Enum { repr, variants } = d.kind() else {
+    let TypeKind::Enum { repr, variants, .. } = d.kind() else {
         panic!("not an enum: {d:?}")
     };
     assert_eq!(*repr, Primitive::U8);
@@ -224,7 +224,7 @@ fn enum_descriptors() {
         (d.size(), d.align()),
         (size_of::<Signed>(), align_of::<Signed>())
     );
-    let TypeKind::Enum { repr, variants } = d.kind() else {
+    let TypeKind::Enum { repr, variants, .. } = d.kind() else {
         panic!("not an enum: {d:?}")
     };
     assert_eq!(*repr, Primitive::I16);

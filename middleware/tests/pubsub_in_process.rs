@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use shmbus::service::{OverflowPolicy, ServiceError};
+use shmbus::service::{JoinError, OverflowPolicy, ServiceCreateError, ServiceOpenError};
 use shmbus::{FixedString, Service, ShmMessage};
 
 mod common;
 use common::{leftovers, node};
 
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq)]
 #[repr(C)]
 struct Reading {
     seq: u64,
@@ -17,7 +17,7 @@ struct Reading {
     label: FixedString<16>,
 }
 
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq)]
 #[repr(C)]
 struct Other {
     seq: u64,
@@ -229,7 +229,10 @@ fn type_and_qos_mismatches_are_explained() {
         .open()
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, ServiceError::TypeMismatch(_)), "{text}");
+    assert!(
+        matches!(err, ServiceOpenError::Join(JoinError::TypeMismatch(_))),
+        "{text}"
+    );
     assert!(
         text.contains("field `value`: f64 at offset 8 vs f32 at offset 8"),
         "{text}"
@@ -252,11 +255,14 @@ fn type_and_qos_mismatches_are_explained() {
     let err = Service::publish_subscribe::<Reading>(&node, "typed")
         .create()
         .unwrap_err();
-    assert!(matches!(err, ServiceError::AlreadyExists { .. }), "{err}");
+    assert!(
+        matches!(err, ServiceCreateError::AlreadyExists { .. }),
+        "{err}"
+    );
     let err = Service::publish_subscribe::<Reading>(&node, "absent")
         .open()
         .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err}");
+    assert!(matches!(err, ServiceOpenError::NotFound { .. }), "{err}");
     let err = Service::publish_subscribe::<Reading>(&node, "bad//name")
         .open_or_create()
         .unwrap_err();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use shmbus::port::{CallError, RequestSendError, RespondError, WaitError};
-use shmbus::service::ServiceError;
+use shmbus::service::{JoinError, ServiceOpenError};
 use shmbus::{Service, ShmMessage, WaitSet};
 
 mod common;
@@ -18,7 +18,7 @@ struct Plan {
     steps: u32,
 }
 
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq)]
 #[repr(C)]
 struct Step {
     goal: u64,
@@ -258,7 +258,10 @@ fn a_departed_client_makes_responses_fail_and_types_are_checked() {
         let err = Service::request_response::<Plan, Plan>(&node, "planner/gone")
             .open()
             .unwrap_err();
-        assert!(matches!(err, ServiceError::TypeMismatch(_)), "{err}");
+        assert!(
+            matches!(err, ServiceOpenError::Join(JoinError::TypeMismatch(_))),
+            "{err}"
+        );
         assert!(err.to_string().contains("response type"), "{err}");
         let err = Service::request_response::<Plan, Step>(&node, "planner/gone")
             .max_servers(5)

@@ -6,7 +6,7 @@ use shmbus::{Config, ShmMessage};
 pub mod chaos;
 
 /// A sample whose checksum proves it arrived intact.
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Counted {
     /// Sequence number from 1; 0 marks the end of a stream.
@@ -21,7 +21,7 @@ pub fn checksum(seq: u64) -> u64 {
 }
 
 /// A request of the cross-process request-response tests.
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Ask {
     /// Who asks (a number of the test's choosing).
@@ -33,7 +33,7 @@ pub struct Ask {
 }
 
 /// A response: it names the request it answers, and carries a value derived from it.
-#[derive(ShmMessage, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Answer {
     /// The asking client.

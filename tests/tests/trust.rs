@@ -15,7 +15,7 @@ use shmbus::node::NodeCreateError;
 use shmbus::os::dir::FolderError;
 use shmbus::os::process;
 use shmbus::os::trust::Reason;
-use shmbus::service::{OsError, ServiceError};
+use shmbus::service::{LockError, OsError, ServiceOpenOrCreateError};
 use shmbus::{Config, Node, Service};
 use shmbus_tests::{Counted, Setup};
 
@@ -191,10 +191,10 @@ fn links_planted_where_lock_files_and_tokens_go_are_not_followed() {
         assert!(
             matches!(
                 &error,
-                ServiceError::Os {
+                ServiceOpenOrCreateError::Lock(LockError::Os {
                     source: OsError::Probe(_),
                     ..
-                }
+                })
             ),
             "{error}"
         );

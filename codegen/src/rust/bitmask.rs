@@ -23,6 +23,13 @@ pub(crate) fn generate(cx: &Context<'_>, item: &Item, b: &Bitmask) -> TokenStrea
     let repr = int(b.repr);
     let doc = docs::attrs(&item.doc, &format!("IDL bitmask `{scoped}`."));
     let shm = cx.shm_attrs(item);
+    // The descriptor names the flags by position, for tools that print and parse them.
+    let named = b.flags.iter().map(|f| {
+        let ident = names::ident(&f.name);
+        let position = Literal::u32_unsuffixed(f.position);
+        quote!(#ident = #position)
+    });
+    let shm = quote!(#shm #[shm(bitmask(#(#named),*))]);
     let bits_ty = b.repr.rust_name();
 
     let mut assoc = Namer::default();

@@ -41,6 +41,13 @@ pub(crate) fn generate(
         e.extensibility,
     );
     let shm = cx.shm_attrs(item);
+    // The descriptor names the enumerators, for tools that print and parse them.
+    let named = e.enumerators.iter().map(|en| {
+        let ident = names::ident(&en.name);
+        let value = super::values::i128_literal(i128::from(en.value));
+        quote!(#ident = #value)
+    });
+    let shm = quote!(#shm #[shm(enumeration(#(#named),*))]);
 
     // Associated items share one namespace: enumerators keep their IDL names, the
     // generated methods give way.

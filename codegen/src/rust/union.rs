@@ -80,6 +80,15 @@ pub(crate) fn generate(
         .iter()
         .map(|c| (fields.unique(&c.name), c))
         .collect();
+    // The descriptor records which labels select which branch field, and the default.
+    let cases = branches.iter().map(|(ident, c)| {
+        let mut labels: Vec<TokenStream> = c.labels.iter().map(|&l| i128_literal(l)).collect();
+        if c.is_default {
+            labels.push(quote!(default));
+        }
+        quote!(#ident = [#(#labels),*])
+    });
+    let shm = quote!(#shm #[shm(union(#(#cases),*))]);
     let mut methods = Namer::with_reserved(&["discriminator", "branch"]);
     let accessor_names: Vec<_> = branches
         .iter()

@@ -1,7 +1,64 @@
-//! The `ShmMessage` contract.
+//! The `ShmMessage` contract, and the marker of types valid for every bit pattern.
 
 use super::descriptor::TypeDescriptor;
 use super::validate::ValidationError;
+
+/// A boolean at the type level: [`True`] or [`False`]. [`ShmMessage::AllBitPatternsValid`]
+/// is one, so that "every bit pattern is valid" is a trait bound ([`AnyBitPattern`]) the
+/// compiler and the editor check, not only a constant.
+pub trait TypeBool: sealed::Sealed {
+    /// The value as a `bool`.
+    const VALUE: bool;
+    /// `Self and B`: `#[derive(ShmMessage)]` folds it over the fields of a struct. (A
+    /// generic associated type, so that it is defined for any `TypeBool` — also the
+    /// unknown one of a generic field type.)
+    type And<B: TypeBool>: TypeBool;
+}
+
+/// The type-level `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct True;
+
+/// The type-level `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct False;
+
+impl TypeBool for True {
+    const VALUE: bool = true;
+    type And<B: TypeBool> = B;
+}
+
+impl TypeBool for False {
+    const VALUE: bool = false;
+    type And<B: TypeBool> = False;
+}
+
+mod sealed {
+    /// Only [`True`](super::True) and [`False`](super::False) are type-level booleans.
+    pub trait Sealed {}
+    impl Sealed for super::True {}
+    impl Sealed for super::False {}
+}
+
+/// A message type for which every bit pattern of its size is a valid value: integers,
+/// floats, [`Boolean`](crate::Boolean), arrays of them, and structs of them — among IDL
+/// types, those without `boolean`-as-`bool`, strings, sequences, maps or `@optional`
+/// members (IDL enums and bitmasks qualify: any value is valid). Bytes received from a
+/// peer need no check at all, and a chunk can be reused as it is
+/// ([`Publisher::loan_recycled`](crate::Publisher::loan_recycled)).
+///
+/// Implemented for every `T: ShmMessage` whose [`ShmMessage::AllBitPatternsValid`] is
+/// [`True`], which `#[derive(ShmMessage)]` works out from the fields; never by hand.
+#[diagnostic::on_unimplemented(
+    message = "not every bit pattern is a valid `{Self}`, so it cannot be received unchecked or reused as it is",
+    label = "has a field with invalid bit patterns",
+    note = "`bool`, Rust enums, `FixedString`, `FixedVec` and `Optional` have invalid bit \
+            patterns (a `bool` of 2, a length beyond the capacity, ...); use `loan` or \
+            `loan_zeroed` instead, or `Boolean` and plain integers in the type"
+)]
+pub trait AnyBitPattern: ShmMessage<AllBitPatternsValid = True> {}
+
+impl<T: ShmMessage<AllBitPatternsValid = True>> AnyBitPattern for T {}
 
 /// A type that can live in shared memory and be read by another process.
 ///
@@ -27,8 +84,8 @@ use super::validate::ValidationError;
 /// 5. **Honest validity.** For any byte slice `bytes` of length `size_of::<Self>()`, if
 ///    [`validate_bytes`](Self::validate_bytes) returns `Ok(())`, then those bytes are a
 ///    valid value of `Self` (reading them as a `Self` is not undefined behaviour); if
-///    [`ANY_BIT_PATTERN`](Self::ANY_BIT_PATTERN) is `true`, every byte pattern of that
-///    length is a valid `Self` (padding bytes aside); if
+///    [`AllBitPatternsValid`](Self::AllBitPatternsValid) is [`True`], every byte pattern
+///    of that length is a valid `Self` (padding bytes aside); if
 ///    [`ZEROED_IS_VALID`](Self::ZEROED_IS_VALID) is `true`, all-zero bytes are a valid
 ///    `Self`.
 #[diagnostic::on_unimplemented(
@@ -41,10 +98,14 @@ pub unsafe trait ShmMessage: Sized + 'static {
     /// The structure of `Self`: name, size, alignment, fields, layout hash.
     const DESCRIPTOR: &'static TypeDescriptor;
 
-    /// `true` when every bit pattern of `size_of::<Self>()` bytes is a valid `Self`, so a
-    /// receiver needs no check at all (integers, floats, and structs and arrays of them).
-    /// Known at compile time: for such types validation costs nothing.
-    const ANY_BIT_PATTERN: bool;
+    /// [`True`] when every bit pattern of `size_of::<Self>()` bytes is a valid `Self`, so a
+    /// receiver needs no check at all (integers, floats, and structs and arrays of them);
+    /// [`False`] otherwise. As a type, it makes [`AnyBitPattern`] a trait bound.
+    type AllBitPatternsValid: TypeBool;
+
+    /// [`AllBitPatternsValid`](Self::AllBitPatternsValid) as a constant: known at compile
+    /// time, so for such types validation costs nothing.
+    const ANY_BIT_PATTERN: bool = <Self::AllBitPatternsValid as TypeBool>::VALUE;
 
     /// `true` when all-zero bytes are a valid `Self`, so a value can be built in place in
     /// zeroed memory (a large message never has to pass through the stack).

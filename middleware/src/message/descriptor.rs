@@ -12,7 +12,8 @@
 //! of a crate path or a module path — so the same definition compiled in two crates has
 //! the same hash, and any change to what another process would observe changes it.
 //!
-//! The algorithm (version 1, [`LAYOUT_HASH_VERSION`]) is FNV-1a (64-bit) over a sequence
+//! The algorithm (version 2, [`LAYOUT_HASH_VERSION`]; version 1 had no open enums,
+//! bitmasks or unions) is FNV-1a (64-bit) over a sequence
 //! of 64-bit words, finished with the MurmurHash3 `fmix64` avalanche step so that
 //! neighbouring inputs give unrelated outputs. Strings are fed as their byte length
 //! followed by their bytes, so `("ab", "c")` and `("a", "bc")` differ. Per kind, the
@@ -26,8 +27,10 @@
 //! | fixed string | capacity |
 //! | fixed vec | capacity, element hash |
 //! | optional | element hash |
-//! | enum | type name, repr code, variant count, then per variant: name, value (as 128 bits) |
+//! | enum | type name, repr code, variant count, then per variant: name, value (as 128 bits); then 1 if open, 0 if closed |
 //! | struct | type name, field count, then per field: name, offset, field type hash |
+//! | bitmask | type name, repr code, flag count, then per flag: name, position |
+//! | union | as a struct (the discriminator is field 0), then the case count and per case: branch index, 1 if default else 0, label count, labels (as 128 bits) |
 //!
 //! Because a field contributes its type's own hash, a change anywhere in a nested type
 //! (a field renamed, reordered, retyped, a bound changed, a nested type renamed) changes
@@ -41,8 +44,10 @@
 
 use core::fmt;
 
+use super::dynamic::{Descriptor, Difference};
+
 /// Version of the layout-hash algorithm described in the module documentation.
-pub const LAYOUT_HASH_VERSION: u64 = 1;
+pub const LAYOUT_HASH_VERSION: u64 = 2;
 
 /// A primitive scalar type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,8 +118,27 @@ impl Primitive {
         )
     }
 
-    /// The stable code fed to the layout hash. Never reuse or renumber a code.
-    const fn code(self) -> u64 {
+    /// The primitive of a [`code`](Self::code), if it is one.
+    pub const fn from_code(code: u64) -> Option<Self> {
+        Some(match code {
+            1 => Primitive::Bool,
+            2 => Primitive::U8,
+            3 => Primitive::U16,
+            4 => Primitive::U32,
+            5 => Primitive::U64,
+            6 => Primitive::I8,
+            7 => Primitive::I16,
+            8 => Primitive::I32,
+            9 => Primitive::I64,
+            10 => Primitive::F32,
+            11 => Primitive::F64,
+            _ => return None,
+        })
+    }
+
+    /// The stable code fed to the layout hash and written in encoded descriptors. Never
+    /// reuse or renumber a code.
+    pub const fn code(self) -> u64 {
         match self {
             Primitive::Bool => 1,
             Primitive::U8 => 2,
@@ -164,6 +188,66 @@ impl FieldDescriptor {
     /// The field's type.
     pub const fn ty(&self) -> &'static TypeDescriptor {
         self.ty
+    }
+}
+
+/// One flag of a bitmask: its name and bit position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitFlag {
+    name: &'static str,
+    position: u32,
+}
+
+impl BitFlag {
+    /// Describes a flag at bit `position` (0 is the least significant bit).
+    pub const fn new(name: &'static str, position: u32) -> Self {
+        BitFlag { name, position }
+    }
+
+    /// The flag's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its bit position.
+    pub const fn position(&self) -> u32 {
+        self.position
+    }
+}
+
+/// One case of a union: the branch it selects and the discriminator values that select it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnionCase {
+    field: usize,
+    labels: &'static [i128],
+    is_default: bool,
+}
+
+impl UnionCase {
+    /// Branch `field` (an index into the union's fields; 0 is the discriminator, so branches
+    /// start at 1) is selected by the discriminator values `labels`, and with `is_default`
+    /// by every value no other case names.
+    pub const fn new(field: usize, labels: &'static [i128], is_default: bool) -> Self {
+        UnionCase {
+            field,
+            labels,
+            is_default,
+        }
+    }
+
+    /// The index of the branch in the union's fields.
+    pub const fn field(&self) -> usize {
+        self.field
+    }
+
+    /// The discriminator values that select it.
+    pub const fn labels(&self) -> &'static [i128] {
+        self.labels
+    }
+
+    /// Whether it is the `default:` case.
+    pub const fn is_default(&self) -> bool {
+        self.is_default
     }
 }
 
@@ -221,17 +305,36 @@ pub enum TypeKind {
         /// `T`.
         element: &'static TypeDescriptor,
     },
-    /// A fieldless enum stored as an integer.
+    /// An enumeration stored as an integer: a fieldless Rust enum (closed: only the known
+    /// values are valid), or an IDL enum (open: any value is valid, known ones have names).
     Enum {
         /// The integer type that stores the discriminant.
         repr: Primitive,
         /// The known values.
         variants: &'static [EnumVariant],
+        /// Whether values outside `variants` are valid too.
+        open: bool,
     },
     /// A `#[repr(C)]` or `#[repr(transparent)]` struct.
     Struct {
         /// The fields in declaration order.
         fields: &'static [FieldDescriptor],
+    },
+    /// An IDL bitmask: an unsigned integer whose bits are named flags (any value is valid;
+    /// unknown bits are kept).
+    Bitmask {
+        /// The integer type that stores the bits.
+        repr: Primitive,
+        /// The named flags.
+        flags: &'static [BitFlag],
+    },
+    /// An IDL union laid out as a struct: the discriminator first (field 0), then every
+    /// branch at its own offset; the discriminator says which branch holds the value.
+    Union {
+        /// The discriminator, then the branches.
+        fields: &'static [FieldDescriptor],
+        /// Which discriminator values select which branch.
+        cases: &'static [UnionCase],
     },
 }
 
@@ -246,10 +349,14 @@ impl TypeKind {
             TypeKind::Optional { .. } => "optional",
             TypeKind::Enum { .. } => "enum",
             TypeKind::Struct { .. } => "struct",
+            TypeKind::Bitmask { .. } => "bitmask",
+            TypeKind::Union { .. } => "union",
         }
     }
 
-    const fn tag(&self) -> u64 {
+    /// The stable tag of the kind, fed to the layout hash and written in encoded
+    /// descriptors. Never reuse or renumber a tag.
+    pub const fn tag(&self) -> u8 {
         match self {
             TypeKind::Primitive(_) => 1,
             TypeKind::Array { .. } => 2,
@@ -258,6 +365,8 @@ impl TypeKind {
             TypeKind::Optional { .. } => 5,
             TypeKind::Enum { .. } => 6,
             TypeKind::Struct { .. } => 7,
+            TypeKind::Bitmask { .. } => 8,
+            TypeKind::Union { .. } => 9,
         }
     }
 }
@@ -326,7 +435,8 @@ impl TypeDescriptor {
         Self::build("Optional", size, align, TypeKind::Optional { element })
     }
 
-    /// The descriptor of a fieldless enum named `name`, stored as `repr`.
+    /// The descriptor of a fieldless enum named `name`, stored as `repr`: only its
+    /// variants are valid values.
     pub const fn enumeration(
         name: &'static str,
         repr: Primitive,
@@ -334,7 +444,63 @@ impl TypeDescriptor {
         size: usize,
         align: usize,
     ) -> Self {
-        Self::build(name, size, align, TypeKind::Enum { repr, variants })
+        let open = false;
+        Self::build(
+            name,
+            size,
+            align,
+            TypeKind::Enum {
+                repr,
+                variants,
+                open,
+            },
+        )
+    }
+
+    /// The descriptor of an open enumeration named `name` (an IDL enum): an integer stored
+    /// as `repr` whose every value is valid; `variants` are the named ones.
+    pub const fn open_enumeration(
+        name: &'static str,
+        repr: Primitive,
+        variants: &'static [EnumVariant],
+        size: usize,
+        align: usize,
+    ) -> Self {
+        let open = true;
+        Self::build(
+            name,
+            size,
+            align,
+            TypeKind::Enum {
+                repr,
+                variants,
+                open,
+            },
+        )
+    }
+
+    /// The descriptor of a bitmask named `name`: an unsigned integer `repr` with named
+    /// `flags`.
+    pub const fn bitmask(
+        name: &'static str,
+        repr: Primitive,
+        flags: &'static [BitFlag],
+        size: usize,
+        align: usize,
+    ) -> Self {
+        Self::build(name, size, align, TypeKind::Bitmask { repr, flags })
+    }
+
+    /// The descriptor of a union named `name` laid out as a struct: `fields[0]` is the
+    /// discriminator, the other fields are the branches `cases` select.
+    pub const fn union(
+        name: &'static str,
+        fields: &'static [FieldDescriptor],
+        cases: &'static [UnionCase],
+        size: usize,
+        align: usize,
+    ) -> Self {
+        Self::build(name, size, align, TypeKind::Union { fields, cases })
     }
 
     /// The descriptor of a struct named `name` with the given fields in declaration order.
@@ -385,10 +551,11 @@ impl TypeDescriptor {
         self.layout_hash
     }
 
-    /// The fields, for a struct; empty for every other kind.
+    /// The fields, for a struct (and for a union: its discriminator, then its branches);
+    /// empty for every other kind.
     pub const fn fields(&self) -> &'static [FieldDescriptor] {
         match self.kind {
-            TypeKind::Struct { fields } => fields,
+            TypeKind::Struct { fields } | TypeKind::Union { fields, .. } => fields,
             _ => &[],
         }
     }
@@ -399,349 +566,17 @@ impl TypeDescriptor {
     }
 
     /// A multi-line, human-readable rendering of the whole type tree: every field with its
-    /// offset and type, nested structs expanded. Used by error messages and the CLI.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        render_into(&mut out, self, 0);
-        out
-    }
-
-    /// A flat listing of the type for storing in shared memory: one line per leaf, as
-    /// ``path\toffset\ttype`` with the offset from the start of the outermost type, and for
-    /// an enum one line per variant. Another process compares it with its own listing
-    /// ([`listing_difference`](Self::listing_difference)) to explain a type mismatch without
-    /// having the other side's descriptor.
-    pub fn listing(&self) -> String {
-        let mut out = String::new();
-        listing_into(&mut out, self, "", 0);
-        out
-    }
-
-    /// The first line where two listings differ, explained like
-    /// [`first_difference`](Self::first_difference): ``field `pose.x`: f32 at offset 0 vs
-    /// f64 at offset 0``. `None` when the listings are equal.
-    pub fn listing_difference(ours: &str, theirs: &str) -> Option<String> {
-        let mut a = ours.lines();
-        let mut b = theirs.lines();
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return None,
-                (Some(x), Some(y)) if x == y => continue,
-                (x, y) => {
-                    let split = |line: Option<&str>| -> (String, String) {
-                        let mut parts = line.unwrap_or("").splitn(3, '\t');
-                        let path = parts.next().unwrap_or("").to_owned();
-                        let offset = parts.next().unwrap_or("");
-                        let ty = parts.next().unwrap_or("");
-                        if line.is_none() {
-                            (path, "nothing".to_owned())
-                        } else {
-                            (path, format!("{ty} at offset {offset}"))
-                        }
-                    };
-                    let (pa, ta) = split(x);
-                    let (pb, tb) = split(y);
-                    return Some(if pa == pb || pb.is_empty() {
-                        format!("field `{pa}`: {ta} vs {tb}")
-                    } else if pa.is_empty() {
-                        format!("field `{pb}`: nothing vs {tb}")
-                    } else {
-                        format!("field `{pa}`: {ta} vs field `{pb}`: {tb}")
-                    });
-                }
-            }
-        }
+    /// offset and type, nested types expanded. Used by error messages and the CLI (see
+    /// [`Descriptor::render`]).
+    pub fn render(&'static self) -> String {
+        Descriptor::from_static(self).render()
     }
 
     /// Explains the first difference between two descriptors, in declaration order, or
-    /// `None` when they have the same layout. The explanation names the field path:
-    /// ``field `pose.x`: f32 at offset 0 vs f64 at offset 0``.
-    pub fn first_difference(&self, other: &TypeDescriptor) -> Option<Difference> {
-        if self.same_layout(other) {
-            return None;
-        }
-        let mut path = String::new();
-        Some(
-            difference(self, other, &mut path).unwrap_or_else(|| Difference {
-                path: String::new(),
-                what: format!(
-                    "`{self}` vs `{other}`: layout hashes {:#018x} and {:#018x} differ",
-                    self.layout_hash, other.layout_hash
-                ),
-            }),
-        )
+    /// `None` when they have the same layout (see [`Descriptor::first_difference`]).
+    pub fn first_difference(&'static self, other: &'static TypeDescriptor) -> Option<Difference> {
+        Descriptor::from_static(self).first_difference(&Descriptor::from_static(other))
     }
-}
-
-/// The first difference between two type descriptors, as found by
-/// [`TypeDescriptor::first_difference`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Difference {
-    path: String,
-    what: String,
-}
-
-impl Difference {
-    /// The dotted path of the differing field (`"pose.x"`, `"points[]"`), empty when the
-    /// difference is in the type itself.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-}
-
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.what)
-        } else {
-            write!(f, "field `{}`: {}", self.path, self.what)
-        }
-    }
-}
-
-/// Finds the first difference below `path`; `None` if the two are equal as far as the
-/// walk can see (then only the hashes tell them apart, which cannot happen for
-/// descriptors built by this module).
-fn difference(a: &TypeDescriptor, b: &TypeDescriptor, path: &mut String) -> Option<Difference> {
-    match (a.kind, b.kind) {
-        (TypeKind::Struct { fields: fa }, TypeKind::Struct { fields: fb }) => {
-            if a.name != b.name {
-                return at(path, format!("type name `{}` vs `{}`", a.name, b.name));
-            }
-            for (i, (x, y)) in fa.iter().zip(fb.iter()).enumerate() {
-                let before = path.len();
-                push_segment(path, x.name);
-                if x.name != y.name || x.offset != y.offset || !x.ty.same_layout(y.ty) {
-                    if x.name != y.name {
-                        path.truncate(before);
-                        return at(
-                            path,
-                            format!(
-                                "field {i} is `{}: {}` at offset {} vs `{}: {}` at offset {}",
-                                x.name, x.ty, x.offset, y.name, y.ty, y.offset
-                            ),
-                        );
-                    }
-                    // A differing bound is explained at the field itself, with its offset.
-                    let nested = composite(x.ty)
-                        && composite(y.ty)
-                        && x.offset == y.offset
-                        && !different_bound(x.ty, y.ty);
-                    if nested && let Some(d) = difference(x.ty, y.ty, path) {
-                        return Some(d);
-                    }
-                    return at(
-                        path,
-                        format!(
-                            "{} at offset {} vs {} at offset {}",
-                            x.ty, x.offset, y.ty, y.offset
-                        ),
-                    );
-                }
-                path.truncate(before);
-            }
-            if fa.len() != fb.len() {
-                let (longer, side) = if fa.len() > fb.len() {
-                    (fa, "right")
-                } else {
-                    (fb, "left")
-                };
-                let extra = longer[fa.len().min(fb.len())];
-                return at(
-                    path,
-                    format!(
-                        "{} fields vs {}: `{}` is missing on the {side}",
-                        fa.len(),
-                        fb.len(),
-                        extra.name
-                    ),
-                );
-            }
-            size_align(a, b, path)
-        }
-        (
-            TypeKind::Enum {
-                repr: ra,
-                variants: va,
-            },
-            TypeKind::Enum {
-                repr: rb,
-                variants: vb,
-            },
-        ) => {
-            if a.name != b.name {
-                return at(path, format!("enum name `{}` vs `{}`", a.name, b.name));
-            }
-            if ra != rb {
-                return at(path, format!("enum `{}` stored as {ra} vs {rb}", a.name));
-            }
-            for (x, y) in va.iter().zip(vb.iter()) {
-                if x != y {
-                    return at(
-                        path,
-                        format!(
-                            "enum `{}`: variant `{}` = {} vs `{}` = {}",
-                            a.name, x.name, x.value, y.name, y.value
-                        ),
-                    );
-                }
-            }
-            if va.len() != vb.len() {
-                return at(
-                    path,
-                    format!(
-                        "enum `{}` has {} variants vs {}",
-                        a.name,
-                        va.len(),
-                        vb.len()
-                    ),
-                );
-            }
-            size_align(a, b, path)
-        }
-        (
-            TypeKind::Array {
-                len: la,
-                element: ea,
-            },
-            TypeKind::Array {
-                len: lb,
-                element: eb,
-            },
-        )
-        | (
-            TypeKind::FixedVec {
-                capacity: la,
-                element: ea,
-            },
-            TypeKind::FixedVec {
-                capacity: lb,
-                element: eb,
-            },
-        ) => {
-            if la != lb {
-                return at(path, format!("{a} vs {b}"));
-            }
-            element_difference(ea, eb, path).or_else(|| size_align(a, b, path))
-        }
-        (TypeKind::Optional { element: ea }, TypeKind::Optional { element: eb }) => {
-            element_difference(ea, eb, path).or_else(|| size_align(a, b, path))
-        }
-        _ => {
-            if a.kind.tag() != b.kind.tag() || a.name != b.name || a.size != b.size {
-                return at(path, format!("{a} vs {b}"));
-            }
-            size_align(a, b, path)
-        }
-    }
-}
-
-/// Both are arrays or both fixed vectors, with different lengths or capacities.
-fn different_bound(a: &TypeDescriptor, b: &TypeDescriptor) -> bool {
-    match (a.kind, b.kind) {
-        (TypeKind::Array { len: la, .. }, TypeKind::Array { len: lb, .. })
-        | (TypeKind::FixedVec { capacity: la, .. }, TypeKind::FixedVec { capacity: lb, .. }) => {
-            la != lb
-        }
-        _ => false,
-    }
-}
-
-fn listing_into(out: &mut String, ty: &TypeDescriptor, path: &str, base: usize) {
-    use std::fmt::Write as _;
-    match ty.kind {
-        TypeKind::Struct { fields } if !fields.is_empty() => {
-            for field in fields {
-                let sub = if path.is_empty() {
-                    field.name.to_owned()
-                } else {
-                    format!("{path}.{}", field.name)
-                };
-                listing_into(out, field.ty, &sub, base + field.offset);
-            }
-        }
-        TypeKind::Array { element, .. }
-        | TypeKind::FixedVec { element, .. }
-        | TypeKind::Optional { element }
-            if composite(element) =>
-        {
-            let _ = writeln!(out, "{path}\t{base}\t{ty}");
-            listing_into(out, element, &format!("{path}[]"), 0);
-        }
-        TypeKind::Enum { variants, .. } => {
-            let _ = writeln!(out, "{path}\t{base}\t{ty}");
-            for v in variants {
-                let _ = writeln!(out, "{path}::{}\t{base}\t= {}", v.name, v.value);
-            }
-        }
-        _ => {
-            let _ = writeln!(out, "{path}\t{base}\t{ty}");
-        }
-    }
-}
-
-fn at(path: &str, what: String) -> Option<Difference> {
-    Some(Difference {
-        path: path.to_owned(),
-        what,
-    })
-}
-
-fn element_difference(
-    a: &'static TypeDescriptor,
-    b: &'static TypeDescriptor,
-    path: &mut String,
-) -> Option<Difference> {
-    if a.same_layout(b) {
-        return None;
-    }
-    let before = path.len();
-    path.push_str("[]");
-    let found = if composite(a) && composite(b) {
-        difference(a, b, path)
-    } else {
-        None
-    };
-    let found = found.or_else(|| {
-        Some(Difference {
-            path: path.clone(),
-            what: format!("{a} vs {b}"),
-        })
-    });
-    path.truncate(before);
-    found
-}
-
-fn size_align(a: &TypeDescriptor, b: &TypeDescriptor, path: &str) -> Option<Difference> {
-    let what = if a.size != b.size {
-        format!("`{a}` is {} bytes vs {} bytes", a.size, b.size)
-    } else if a.align != b.align {
-        format!("`{a}` is aligned to {} vs {}", a.align, b.align)
-    } else {
-        return None;
-    };
-    Some(Difference {
-        path: path.to_owned(),
-        what,
-    })
-}
-
-fn composite(t: &TypeDescriptor) -> bool {
-    matches!(
-        t.kind,
-        TypeKind::Struct { .. }
-            | TypeKind::Enum { .. }
-            | TypeKind::Array { .. }
-            | TypeKind::FixedVec { .. }
-            | TypeKind::Optional { .. }
-    )
-}
-
-fn push_segment(path: &mut String, name: &str) {
-    if !path.is_empty() {
-        path.push('.');
-    }
-    path.push_str(name);
 }
 
 /// The short spelling of the type: `u32`, `[f32; 3]`, `FixedString<16>`,
@@ -756,64 +591,11 @@ impl fmt::Display for TypeDescriptor {
                 write!(f, "FixedVec<{element}, {capacity}>")
             }
             TypeKind::Optional { element } => write!(f, "Optional<{element}>"),
-            TypeKind::Enum { .. } | TypeKind::Struct { .. } => f.write_str(self.name),
+            TypeKind::Enum { .. }
+            | TypeKind::Struct { .. }
+            | TypeKind::Bitmask { .. }
+            | TypeKind::Union { .. } => f.write_str(self.name),
         }
-    }
-}
-
-fn render_into(out: &mut String, t: &TypeDescriptor, depth: usize) {
-    use fmt::Write as _;
-    // Writing into a String cannot fail.
-    let _ = writeln!(
-        out,
-        "{} {t} (size {}, align {}, layout hash {:#018x})",
-        t.kind.word(),
-        t.size,
-        t.align,
-        t.layout_hash
-    );
-    let indent = "    ".repeat(depth + 1);
-    match t.kind {
-        TypeKind::Struct { fields } => {
-            for field in fields {
-                let _ = write!(out, "{indent}@{:<6} {}: ", field.offset, field.name);
-                render_nested(out, field.ty, depth + 1);
-            }
-        }
-        TypeKind::Enum { repr, variants } => {
-            let _ = writeln!(out, "{indent}stored as {repr}");
-            for v in variants {
-                let _ = writeln!(out, "{indent}{} = {}", v.name, v.value);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// A field's type: on one line for scalars and containers of scalars, expanded for
-/// structs and enums (also inside arrays, vectors and optionals).
-fn render_nested(out: &mut String, t: &TypeDescriptor, depth: usize) {
-    use fmt::Write as _;
-    match innermost_named(t) {
-        Some(named) => {
-            if !core::ptr::eq(named, t) {
-                let _ = write!(out, "{t} of ");
-            }
-            render_into(out, named, depth);
-        }
-        None => {
-            let _ = writeln!(out, "{t}");
-        }
-    }
-}
-
-fn innermost_named(t: &TypeDescriptor) -> Option<&TypeDescriptor> {
-    match t.kind {
-        TypeKind::Struct { .. } | TypeKind::Enum { .. } => Some(t),
-        TypeKind::Array { element, .. }
-        | TypeKind::FixedVec { element, .. }
-        | TypeKind::Optional { element } => innermost_named(element),
-        TypeKind::Primitive(_) | TypeKind::FixedString { .. } => None,
     }
 }
 
@@ -822,83 +604,136 @@ fn innermost_named(t: &TypeDescriptor) -> Option<&TypeDescriptor> {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-const fn feed_byte(h: u64, b: u8) -> u64 {
-    (h ^ b as u64).wrapping_mul(FNV_PRIME)
-}
+/// The layout hash of one descriptor node, fed one value at a time in the order of the
+/// module docs. Both the compile-time descriptors and the run-time ones
+/// ([`crate::message::dynamic`]) compute their hashes with it, so the two always agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayoutHasher(u64);
 
-const fn feed_u64(mut h: u64, v: u64) -> u64 {
-    let bytes = v.to_le_bytes();
-    let mut i = 0;
-    while i < 8 {
-        h = feed_byte(h, bytes[i]);
-        i += 1;
+impl LayoutHasher {
+    /// Starts the hash of a node of kind `tag` (see [`TypeKind::tag`]), `size` and `align`.
+    pub const fn new(tag: u8, size: usize, align: usize) -> Self {
+        Self(FNV_OFFSET)
+            .u64(LAYOUT_HASH_VERSION)
+            .u64(tag as u64)
+            .u64(size as u64)
+            .u64(align as u64)
     }
-    h
-}
 
-const fn feed_str(mut h: u64, s: &str) -> u64 {
-    let bytes = s.as_bytes();
-    h = feed_u64(h, bytes.len() as u64);
-    let mut i = 0;
-    while i < bytes.len() {
-        h = feed_byte(h, bytes[i]);
-        i += 1;
+    /// Feeds a 64-bit word.
+    #[must_use]
+    pub const fn u64(self, v: u64) -> Self {
+        let bytes = v.to_le_bytes();
+        let mut h = self.0;
+        let mut i = 0;
+        while i < 8 {
+            h = (h ^ bytes[i] as u64).wrapping_mul(FNV_PRIME);
+            i += 1;
+        }
+        Self(h)
     }
-    h
-}
 
-/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
-const fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^= k >> 33;
-    k
+    /// Feeds a 128-bit value as two words, low first.
+    #[must_use]
+    pub const fn i128(self, v: i128) -> Self {
+        let v = v as u128;
+        self.u64(v as u64).u64((v >> 64) as u64)
+    }
+
+    /// Feeds a string: its length, then its bytes.
+    #[must_use]
+    pub const fn str(self, s: &str) -> Self {
+        let bytes = s.as_bytes();
+        let mut h = self.u64(bytes.len() as u64).0;
+        let mut i = 0;
+        while i < bytes.len() {
+            h = (h ^ bytes[i] as u64).wrapping_mul(FNV_PRIME);
+            i += 1;
+        }
+        Self(h)
+    }
+
+    /// Feeds a flag as a word, 1 or 0.
+    #[must_use]
+    pub const fn flag(self, b: bool) -> Self {
+        self.u64(b as u64)
+    }
+
+    /// The hash: MurmurHash3's 64-bit finaliser, so every input bit affects every output
+    /// bit.
+    pub const fn finish(self) -> u64 {
+        let mut k = self.0;
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        k ^= k >> 33;
+        k
+    }
 }
 
 const fn compute_layout_hash(name: &str, size: usize, align: usize, kind: &TypeKind) -> u64 {
-    let mut h = FNV_OFFSET;
-    h = feed_u64(h, LAYOUT_HASH_VERSION);
-    h = feed_u64(h, kind.tag());
-    h = feed_u64(h, size as u64);
-    h = feed_u64(h, align as u64);
+    let mut h = LayoutHasher::new(kind.tag(), size, align);
     match kind {
-        TypeKind::Primitive(p) => h = feed_u64(h, p.code()),
-        TypeKind::Array { len, element } => {
-            h = feed_u64(h, *len as u64);
-            h = feed_u64(h, element.layout_hash);
-        }
-        TypeKind::FixedString { capacity } => h = feed_u64(h, *capacity as u64),
+        TypeKind::Primitive(p) => h = h.u64(p.code()),
+        TypeKind::Array { len, element } => h = h.u64(*len as u64).u64(element.layout_hash),
+        TypeKind::FixedString { capacity } => h = h.u64(*capacity as u64),
         TypeKind::FixedVec { capacity, element } => {
-            h = feed_u64(h, *capacity as u64);
-            h = feed_u64(h, element.layout_hash);
+            h = h.u64(*capacity as u64).u64(element.layout_hash);
         }
-        TypeKind::Optional { element } => h = feed_u64(h, element.layout_hash),
-        TypeKind::Enum { repr, variants } => {
-            h = feed_str(h, name);
-            h = feed_u64(h, repr.code());
-            h = feed_u64(h, variants.len() as u64);
+        TypeKind::Optional { element } => h = h.u64(element.layout_hash),
+        TypeKind::Enum {
+            repr,
+            variants,
+            open,
+        } => {
+            h = h.str(name).u64(repr.code()).u64(variants.len() as u64);
             let mut i = 0;
             while i < variants.len() {
-                h = feed_str(h, variants[i].name);
-                let v = variants[i].value as u128;
-                h = feed_u64(h, v as u64);
-                h = feed_u64(h, (v >> 64) as u64);
+                h = h.str(variants[i].name).i128(variants[i].value);
+                i += 1;
+            }
+            h = h.flag(*open);
+        }
+        TypeKind::Struct { fields } => h = hash_fields(h.str(name), fields),
+        TypeKind::Bitmask { repr, flags } => {
+            h = h.str(name).u64(repr.code()).u64(flags.len() as u64);
+            let mut i = 0;
+            while i < flags.len() {
+                h = h.str(flags[i].name).u64(flags[i].position as u64);
                 i += 1;
             }
         }
-        TypeKind::Struct { fields } => {
-            h = feed_str(h, name);
-            h = feed_u64(h, fields.len() as u64);
+        TypeKind::Union { fields, cases } => {
+            h = hash_fields(h.str(name), fields).u64(cases.len() as u64);
             let mut i = 0;
-            while i < fields.len() {
-                h = feed_str(h, fields[i].name);
-                h = feed_u64(h, fields[i].offset as u64);
-                h = feed_u64(h, fields[i].ty.layout_hash);
+            while i < cases.len() {
+                let case = &cases[i];
+                h = h
+                    .u64(case.field as u64)
+                    .flag(case.is_default)
+                    .u64(case.labels.len() as u64);
+                let mut j = 0;
+                while j < case.labels.len() {
+                    h = h.i128(case.labels[j]);
+                    j += 1;
+                }
                 i += 1;
             }
         }
     }
-    fmix64(h)
+    h.finish()
+}
+
+const fn hash_fields(mut h: LayoutHasher, fields: &[FieldDescriptor]) -> LayoutHasher {
+    h = h.u64(fields.len() as u64);
+    let mut i = 0;
+    while i < fields.len() {
+        h = h
+            .str(fields[i].name)
+            .u64(fields[i].offset as u64)
+            .u64(fields[i].ty.layout_hash);
+        i += 1;
+    }
+    h
 }

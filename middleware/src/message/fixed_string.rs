@@ -408,7 +408,7 @@ pub(super) fn check_len(
 unsafe impl<const N: usize> ShmMessage for FixedString<N> {
     const DESCRIPTOR: &'static TypeDescriptor =
         &TypeDescriptor::fixed_string(Self::CAPACITY, size_of::<Self>(), align_of::<Self>());
-    const ANY_BIT_PATTERN: bool = false;
+    type AllBitPatternsValid = crate::message::False;
     const ZEROED_IS_VALID: bool = true;
 
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {

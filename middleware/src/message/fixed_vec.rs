@@ -561,7 +561,7 @@ unsafe impl<T: ShmMessage, const N: usize> ShmMessage for FixedVec<T, N> {
         size_of::<Self>(),
         align_of::<Self>(),
     );
-    const ANY_BIT_PATTERN: bool = false;
+    type AllBitPatternsValid = crate::message::False;
     const ZEROED_IS_VALID: bool = true;
 
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
@@ -619,7 +619,7 @@ mod tests {
             1,
             1,
         );
-        const ANY_BIT_PATTERN: bool = false;
+        type AllBitPatternsValid = crate::message::False;
         const ZEROED_IS_VALID: bool = true;
         fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
             validate::check_size::<Self>(bytes)?;

@@ -35,6 +35,7 @@
 
 mod contract;
 mod descriptor;
+pub mod dynamic;
 mod fixed_string;
 mod fixed_vec;
 mod idl_support;
@@ -42,11 +43,12 @@ mod optional;
 mod primitives;
 pub mod validate;
 
-pub use contract::ShmMessage;
+pub use contract::{AnyBitPattern, False, ShmMessage, True, TypeBool};
 pub use descriptor::{
-    Difference, EnumVariant, FieldDescriptor, LAYOUT_HASH_VERSION, Primitive, TypeDescriptor,
-    TypeKind,
+    BitFlag, EnumVariant, FieldDescriptor, LAYOUT_HASH_VERSION, LayoutHasher, Primitive,
+    TypeDescriptor, TypeKind, UnionCase,
 };
+pub use dynamic::{Descriptor, Difference, Value, ValueError};
 pub use fixed_string::{FixedString, FixedStringError};
 pub use fixed_vec::{FixedVec, FixedVecError, IntoIter as FixedVecIntoIter};
 pub use idl_support::{LongDouble, MapEntry, RangeError};

@@ -263,7 +263,7 @@ impl<T: Hash> Hash for Optional<T> {
 unsafe impl<T: ShmMessage> ShmMessage for Optional<T> {
     const DESCRIPTOR: &'static TypeDescriptor =
         &TypeDescriptor::optional(T::DESCRIPTOR, size_of::<Self>(), align_of::<Self>());
-    const ANY_BIT_PATTERN: bool = false;
+    type AllBitPatternsValid = crate::message::False;
     const ZEROED_IS_VALID: bool = true;
 
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
@@ -313,7 +313,7 @@ mod tests {
             1,
             1,
         );
-        const ANY_BIT_PATTERN: bool = false;
+        type AllBitPatternsValid = crate::message::False;
         const ZEROED_IS_VALID: bool = true;
         fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
             validate::check_size::<Self>(bytes)?;

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::contract::ShmMessage;
+use super::contract::{False, ShmMessage, True};
 use super::descriptor::{Primitive, TypeDescriptor, TypeKind};
 use super::validate::{self, Problem, ValidationError};
 
@@ -15,7 +15,7 @@ macro_rules! any_bit_pattern_primitive {
         unsafe impl ShmMessage for $ty {
             const DESCRIPTOR: &'static TypeDescriptor =
                 &TypeDescriptor::primitive(Primitive::$prim);
-            const ANY_BIT_PATTERN: bool = true;
+            type AllBitPatternsValid = True;
             const ZEROED_IS_VALID: bool = true;
             fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
                 validate::check_size::<Self>(bytes)
@@ -35,7 +35,7 @@ any_bit_pattern_primitive! {
 // `validate_bytes` accepts exactly those; zero (`false`) is valid (point 5).
 unsafe impl ShmMessage for bool {
     const DESCRIPTOR: &'static TypeDescriptor = &TypeDescriptor::primitive(Primitive::Bool);
-    const ANY_BIT_PATTERN: bool = false;
+    type AllBitPatternsValid = False;
     const ZEROED_IS_VALID: bool = true;
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
         validate::check_size::<Self>(bytes)?;
@@ -55,7 +55,7 @@ unsafe impl ShmMessage for bool {
 unsafe impl<T: ShmMessage, const N: usize> ShmMessage for [T; N] {
     const DESCRIPTOR: &'static TypeDescriptor =
         &TypeDescriptor::array(N, T::DESCRIPTOR, size_of::<Self>(), align_of::<Self>());
-    const ANY_BIT_PATTERN: bool = T::ANY_BIT_PATTERN;
+    type AllBitPatternsValid = T::AllBitPatternsValid;
     const ZEROED_IS_VALID: bool = T::ZEROED_IS_VALID;
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
         validate::check_size::<Self>(bytes)?;
@@ -130,7 +130,7 @@ impl fmt::Display for Boolean {
 // byte is a valid `Boolean`, including zero (point 5).
 unsafe impl ShmMessage for Boolean {
     const DESCRIPTOR: &'static TypeDescriptor = &TypeDescriptor::primitive(Primitive::Bool);
-    const ANY_BIT_PATTERN: bool = true;
+    type AllBitPatternsValid = True;
     const ZEROED_IS_VALID: bool = true;
     fn validate_bytes(bytes: &[u8]) -> Result<(), ValidationError> {
         validate::check_size::<Self>(bytes)
@@ -140,7 +140,7 @@ unsafe impl ShmMessage for Boolean {
 /// Validates a fieldless enum's bytes against the variants of its descriptor. Used by
 /// `#[derive(ShmMessage)]` on enums.
 pub fn validate_enum(bytes: &[u8], descriptor: &TypeDescriptor) -> Result<(), ValidationError> {
-    let TypeKind::Enum { repr, variants } = *descriptor.kind() else {
+    let TypeKind::Enum { repr, variants, .. } = *descriptor.kind() else {
         return Err(ValidationError::new(Problem::WrongSize {
             expected: descriptor.size(),
             found: bytes.len(),

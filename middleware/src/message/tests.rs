@@ -148,7 +148,7 @@ fn descriptor_fields_match_the_layout() {
     assert!(matches!(d.kind(), TypeKind::Struct { .. }));
     assert!(matches!(
         Mode::DESCRIPTOR.kind(),
-        TypeKind::Enum { repr: Primitive::U8, variants } if variants.len() == 3
+        TypeKind::Enum { repr: Primitive::U8, variants, open: false } if variants.len() == 3
     ));
 }
 
@@ -266,19 +266,4 @@ fn first_difference_explains_each_case() {
     let text: Vec<String> = cases.into_iter().map(|d| d.unwrap().to_string()).collect();
     insta::assert_snapshot!(text.join("\n"));
     assert_eq!(Pose::DESCRIPTOR.first_difference(Pose::DESCRIPTOR), None);
-}
-
-#[test]
-fn listings_explain_differences_without_the_other_descriptor() {
-    let ours = Robot::DESCRIPTOR.listing();
-    assert!(ours.contains("pose.position.x\t24\tf64"), "{ours}");
-    assert_eq!(TypeDescriptor::listing_difference(&ours, &ours), None);
-    let theirs = ours.replace("pose.position.x\t24\tf64", "pose.position.x\t24\tf32");
-    assert_eq!(
-        TypeDescriptor::listing_difference(&ours, &theirs).unwrap(),
-        "field `pose.position.x`: f64 at offset 24 vs f32 at offset 24"
-    );
-    let shorter: String = ours.lines().take(2).map(|l| format!("{l}\n")).collect();
-    let diff = TypeDescriptor::listing_difference(&ours, &shorter).unwrap();
-    assert!(diff.ends_with("vs nothing"), "{diff}");
 }

@@ -146,8 +146,9 @@ impl ValidationError {
         self
     }
 
-    /// Records the name of the outermost type (done once, by [`validate`]).
-    fn of_type(mut self, type_name: String) -> Self {
+    /// Records the name of the outermost type (done once, by [`validate`] or a run-time
+    /// descriptor's `validate`).
+    pub(crate) fn of_type(mut self, type_name: String) -> Self {
         self.type_name = type_name;
         self
     }

@@ -158,8 +158,14 @@ impl NodeBuilder {
         self
     }
 
-    /// Creates the node and its liveness token.
-    pub fn create(self) -> Result<Node, NodeCreateError> {
+    /// Whether [`create`](Self::create) cleans up after dead nodes first.
+    pub(crate) fn cleans_up(&self) -> bool {
+        !self.skip_cleanup
+    }
+
+    /// Creates the node and its liveness token ([`create`](Self::create) adds the cleanup,
+    /// which is a layer above nodes: see [`crate::cleanup`]).
+    pub(crate) fn create_node(self) -> Result<Node, NodeCreateError> {
         let config = match self.config {
             Some(config) => config,
             None => Config::from_env()?,
@@ -215,11 +221,6 @@ impl NodeBuilder {
                 token: Some(token),
             }),
         };
-        if !self.skip_cleanup
-            && let Err(error) = crate::cleanup::run(&node, Duration::from_millis(100))
-        {
-            tracing::warn!(%error, "cleanup after dead nodes at node creation failed");
-        }
         Ok(node)
     }
 }
@@ -307,17 +308,6 @@ impl Node {
     /// Whether the program was asked to terminate (see [`Node::wait`]). One atomic load.
     pub fn termination_requested(&self) -> bool {
         signal::termination_requested().is_some()
-    }
-
-    /// Cleans up after the dead nodes of this node's domain (see [`crate::cleanup`]): their
-    /// ports leave every service, the chunks they held go back to their pools, services no
-    /// live node uses are removed with all their objects, and their token files go. Waits
-    /// at most 1 s for each service's lock; a service busy for longer is counted in
-    /// [`CleanupReport::busy`](crate::cleanup::CleanupReport::busy) and left for later.
-    pub fn cleanup_dead_nodes(
-        &self,
-    ) -> Result<crate::cleanup::CleanupReport, crate::cleanup::CleanupError> {
-        crate::cleanup::run(self, Duration::from_secs(1))
     }
 
     /// Lists the nodes of `config`'s domain, alive and dead.

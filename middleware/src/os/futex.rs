@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use crate::sync::atomic::AtomicU32;
+use crate::os::atomic::AtomicU32;
 
 /// How a [`wait`] ended. Callers always re-check their condition: every outcome may be
 /// spurious.
@@ -164,7 +164,7 @@ pub fn wait_any(
     words: &[(&AtomicU32, u32)],
     timeout: Option<Duration>,
 ) -> Result<WaitOutcome, FutexError> {
-    use crate::sync::atomic::Ordering;
+    use crate::os::atomic::Ordering;
     let (lock, queue) = &*model::BUCKET;
     let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if words
@@ -197,7 +197,7 @@ pub fn wait(
     expected: u32,
     timeout: Option<Duration>,
 ) -> Result<WaitOutcome, FutexError> {
-    use crate::sync::atomic::Ordering;
+    use crate::os::atomic::Ordering;
     let (lock, queue) = &*model::BUCKET;
     let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if word.load(Ordering::SeqCst) != expected {
@@ -228,7 +228,7 @@ pub fn wake_all(word: &AtomicU32) -> Result<usize, FutexError> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::sync::atomic::Ordering;
+    use crate::os::atomic::Ordering;
     use std::sync::Arc;
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! | file          | concern                                                               |
 //! |---------------|-----------------------------------------------------------------------|
+//! | [`atomic`]    | the atomics facade (core, or loom's models under `cfg(loom)`)          |
 //! | [`trust`]     | whether an opened file, folder or object is ours (`fstat` on the fd)  |
 //! | [`dir`]       | checked folders, held open; files reached relative to them, no links  |
 //! | [`shm`]       | POSIX shared-memory objects: create exclusive, open checked, reserve memory, unlink, list |
@@ -20,6 +21,7 @@
 //! input or prints.
 #![allow(unsafe_code)]
 
+pub mod atomic;
 pub mod dir;
 pub mod futex;
 pub mod lock;

@@ -371,8 +371,37 @@ pub enum ShmListError {
     Folder(#[from] FolderError),
 }
 
+/// How large an object is, and how much memory it occupies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Footprint {
+    /// Its size in bytes (what it was given).
+    pub size: u64,
+    /// The memory it occupies, in bytes (`st_blocks` × 512: pages reserved or touched).
+    pub allocated: u64,
+}
+
+impl Footprint {
+    fn of(stat: &rustix::fs::Stat) -> Self {
+        Self {
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            allocated: u64::try_from(stat.st_blocks)
+                .unwrap_or(0)
+                .saturating_mul(512),
+        }
+    }
+}
+
+/// The footprint of object `name` if it is ours under `permissions` (`None` otherwise, or
+/// when it is gone).
+pub fn footprint(name: &ShmName, permissions: Permissions) -> Option<Footprint> {
+    let place = Place::of(name, permissions, false).ok()?;
+    let stat = place.stat().ok()?;
+    trust::judge(trust::Ownership::of(&stat), Kind::File, permissions).ok()?;
+    Some(Footprint::of(&stat))
+}
+
 /// Bytes for people: `4.0 MiB`.
-fn bytes(n: u64) -> String {
+pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -609,6 +638,15 @@ impl SharedMemory {
         })?;
         // A regular file's st_size is never negative; treat a nonsensical value as empty.
         Ok(u64::try_from(stat.st_size).unwrap_or(0))
+    }
+
+    /// The object's nominal size and the memory it occupies (`fstat(2)`).
+    pub fn footprint(&self) -> Result<Footprint, ShmStatError> {
+        let stat = rustix::fs::fstat(&self.fd).map_err(|errno| ShmStatError {
+            name: self.name.clone(),
+            errno,
+        })?;
+        Ok(Footprint::of(&stat))
     }
 
     /// Whether the object is empty (size 0), as [`SharedMemory::len`] reports it.

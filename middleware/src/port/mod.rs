@@ -1,81 +1,51 @@
-//! Ports: publishers and subscribers of a publish-subscribe service.
+//! Ports: the publishers, subscribers, clients and servers of services.
 //!
-//! ## The data path
+//! Two levels, one data path:
 //!
-//! Each publisher owns one data segment (`/<prefix>.<domain>.d.<port id>`), preallocated at
-//! creation with the worst case of the service's QoS (see [`PubSubQos`]), so a send never
-//! fails for lack of memory while every peer keeps to its limits. A loan is a chunk of that
-//! segment, written in place. `send` writes the chunk's header (publisher id, sequence,
-//! and the send time if the publisher was built with `timestamps(true)`), records in the
-//! segment which subscribers hold the chunk, and pushes its index into each connected
-//! subscriber's delivery queue in the service object, then wakes the
-//! subscribers that sleep — a system call only if one does. Subscribers map the publisher's
-//! segment read-only, validate the payload as the message contract demands, and hand out a
-//! [`Sample`] that reads the chunk in place; dropping it pushes the index into the return
-//! queue, which the publisher drains on its next loan or send. Neither side takes a lock or
-//! makes a system call on this path, and the payload is never copied: 16 MiB cost what 8 B
-//! cost.
+//! - [`channel`] is the **byte-level core**: a sender and a receiver of one channel of a
+//!   service, which know a payload only by the size and alignment of the channel's
+//!   [`Descriptor`](crate::message::Descriptor) and own the whole data path (loans, sends,
+//!   queues, wake-ups), connection management, and the cleanup hooks for departed peers.
+//!   Its module docs describe the data path.
+//! - The ports are thin layers over it. Typed ports — [`Publisher<T>`], [`Subscriber<T>`],
+//!   [`Client<Req, Res>`], [`Server<Req, Res>`] — add the Rust type and read and write it
+//!   in place. Byte-level ports — [`RawPublisher`], [`RawSubscriber`], [`RawClient`],
+//!   [`RawServer`], opened through [`Service::raw_publish_subscribe`] and
+//!   [`Service::raw_request_response`] — hand out bytes with the service's descriptor and
+//!   check every message they send against it, as a typed receiver checks what it receives
+//!   (bools, enum values, lengths within capacity, UTF-8): tools, bridges and recorders use
+//!   them, and a typed port on the other side cannot tell the difference.
 //!
-//! Chunk ownership lives in shared memory (the holders mask of each chunk, see
-//! [`crate::sync::chunk_store`]), so when a subscriber leaves or dies its publisher clears
-//! that subscriber's bit from every chunk and gets them all back.
+//! Publish-subscribe ports are in [`publisher`] and [`subscriber`]; [`request_response`]
+//! builds clients and servers on two channels of the core. Every port is `Send` (not
+//! `Sync`: one port per thread), sees its counterparts ([`PortEvent`], counts), and every
+//! receiving port can be waited on with others in a [`WaitSet`].
 //!
-//! Connections are made lazily but never lose the first samples: a subscriber registers
-//! before `create` returns and bumps the registry generation; every `loan` and `send`
-//! checks the generation first (one atomic load), connects new subscribers and sends them
-//! the history. So a subscriber that exists before `send` returns receives the sample.
+//! [`Service::raw_publish_subscribe`]: crate::service::Service::raw_publish_subscribe
+//! [`Service::raw_request_response`]: crate::service::Service::raw_request_response
 
-mod client;
-mod publisher;
-mod server;
-mod subscriber;
+pub mod channel;
+pub mod publisher;
+pub mod request_response;
+pub mod subscriber;
 mod waitset;
 
-pub use client::{
-    CallError, Client, ClientBuilder, ClientCreateError, LIVENESS_SLICE, PendingResponse,
-    RequestMut, RequestSendError, Response, ResponseError,
+pub use channel::{
+    Departure, EVENTS_KEPT, LoanError, PortEvent, PublisherCreateError, ReceiveError, SendError,
+    SubscriberCreateError,
 };
 pub use publisher::{
-    LoanError, Publisher, PublisherBuilder, PublisherCreateError, SampleMut, SampleUninit,
-    SendError,
+    Publisher, PublisherBuilder, RawPublisher, RawPublisherBuilder, RawSampleMut,
+    RawSendValueError, SampleMut, SampleUninit,
 };
-pub use server::{
-    ActiveRequest, RespondError, ResponseMut, Server, ServerBuilder, ServerCreateError,
+pub use request_response::{
+    ActiveRequest, CallError, Client, ClientBuilder, ClientCreateError, LIVENESS_SLICE,
+    PendingResponse, RawActiveRequest, RawClient, RawClientBuilder, RawPendingResponse,
+    RawRequestMut, RawResponse, RawResponseMut, RawServer, RawServerBuilder, RequestMut,
+    RequestSendError, RespondError, Response, ResponseError, ResponseMut, Server, ServerBuilder,
+    ServerCreateError,
 };
-pub use subscriber::{ReceiveError, Sample, Subscriber, SubscriberBuilder, SubscriberCreateError};
+pub use subscriber::{
+    RawSample, RawSubscriber, RawSubscriberBuilder, Sample, Subscriber, SubscriberBuilder,
+};
 pub use waitset::{AttachError, Attachment, Ready, WaitError, WaitSet, Waitable};
-
-#[allow(unused_imports)]
-use crate::service::PubSubQos;
-use crate::sync::chunk_store::{ChunkLayout, ChunkLayoutError};
-
-/// To whom a send goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// Every connected subscriber (publish-subscribe).
-    All,
-    /// The subscriber in this slot only (a response to its client).
-    Slot(usize),
-    /// One connected subscriber, taking turns (a request to one of the servers).
-    AnyOne,
-}
-
-/// What a send did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Delivery {
-    /// Subscribers that got the sample.
-    pub(crate) delivered: usize,
-    /// For [`Target::AnyOne`]: the slot and epoch of the one that got it.
-    pub(crate) to: Option<(usize, u64)>,
-}
-
-/// The geometry of every publisher segment of a service carrying `T` with these QoS.
-pub(crate) fn chunk_layout<T>(
-    qos: &crate::service::PubSubQos,
-) -> Result<ChunkLayout, ChunkLayoutError> {
-    ChunkLayout::new(
-        u64::from(qos.chunks_per_publisher()),
-        size_of::<T>(),
-        align_of::<T>(),
-    )
-}

@@ -1,38 +1,43 @@
-//! Errors of opening and creating services.
+//! Errors of creating and opening services: one enum per operation, so that by its type
+//! `open` cannot fail with "already exists" nor `create` with "type mismatch".
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::message::dynamic::{DecodeError, EncodeError};
 use crate::os::dir::FolderError;
-use crate::os::lock::LockCreateError;
+use crate::os::lock::{LockCreateError, LockProbeError};
 use crate::os::mmap::MapError;
-use crate::os::shm::{ShmAllocateError, ShmCreateError, ShmNameError, ShmOpenError, ShmStatError};
+use crate::os::shm::{
+    ShmAllocateError, ShmCreateError, ShmListError, ShmNameError, ShmOpenError, ShmStatError,
+};
 use crate::service::name::ServiceNameError;
 use crate::service::qos::QosError;
 use crate::sync::layout::LayoutError;
 
-/// Failure of `open`, `create` or `open_or_create` on a service builder.
+/// Failure of `create` on a service builder.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum ServiceCreateError {
     /// The service name is invalid.
     #[error(transparent)]
     InvalidName(#[from] ServiceNameError),
-    /// A QoS value is out of range, or the service cannot satisfy a request.
+    /// A QoS value is out of range.
     #[error(transparent)]
     Qos(#[from] QosError),
-    /// `open` found no service of that name.
+    /// No message type was given (a byte-level builder creates only with one).
     #[error(
-        "no {pattern} service named {name:?} exists in domain {domain:?}; create it first or use open_or_create"
+        "creating {pattern} service {name:?} needs its message type(s): give them with `message_type` / `request_type` and `response_type`"
     )]
-    NotFound {
+    NoType {
         /// The pattern.
         pattern: &'static str,
         /// The service.
         name: String,
-        /// The domain.
-        domain: String,
     },
-    /// `create` found an existing service of that name.
+    /// A message type cannot be described for other processes.
+    #[error(transparent)]
+    Type(#[from] EncodeError),
+    /// A service of that name exists already.
     #[error(
         "a {pattern} service named {name:?} already exists in domain {domain:?}; open it instead"
     )]
@@ -44,9 +49,103 @@ pub enum ServiceError {
         /// The domain.
         domain: String,
     },
-    /// The service's message type is not ours.
+    /// Another process held the service lock for too long, or it could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// An operating-system call failed.
+    #[error("service {name:?}: {source}")]
+    Os {
+        /// The service.
+        name: String,
+        /// The cause.
+        source: OsError,
+    },
+}
+
+/// Failure of `open` on a service builder.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceOpenError {
+    /// The service name is invalid.
+    #[error(transparent)]
+    InvalidName(#[from] ServiceNameError),
+    /// A QoS value is out of range.
+    #[error(transparent)]
+    Qos(#[from] QosError),
+    /// No service of that name exists.
+    #[error(
+        "no {pattern} service named {name:?} exists in domain {domain:?}; create it first or use open_or_create"
+    )]
+    NotFound {
+        /// The pattern.
+        pattern: &'static str,
+        /// The service.
+        name: String,
+        /// The domain.
+        domain: String,
+    },
+    /// The service exists but cannot be joined as asked.
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    /// Another process held the service lock for too long, or it could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// An operating-system call failed.
+    #[error("service {name:?}: {source}")]
+    Os {
+        /// The service.
+        name: String,
+        /// The cause.
+        source: OsError,
+    },
+}
+
+/// Failure of `open_or_create` on a service builder.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceOpenOrCreateError {
+    /// The service name is invalid.
+    #[error(transparent)]
+    InvalidName(#[from] ServiceNameError),
+    /// A QoS value is out of range.
+    #[error(transparent)]
+    Qos(#[from] QosError),
+    /// It did not exist and no message type was given to create it with.
+    #[error(
+        "{pattern} service {name:?} does not exist, and creating it needs its message type(s): give them with `message_type` / `request_type` and `response_type`"
+    )]
+    NoType {
+        /// The pattern.
+        pattern: &'static str,
+        /// The service.
+        name: String,
+    },
+    /// A message type cannot be described for other processes.
+    #[error(transparent)]
+    Type(#[from] EncodeError),
+    /// The service exists but cannot be joined as asked.
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    /// Another process held the service lock for too long, or it could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// An operating-system call failed.
+    #[error("service {name:?}: {source}")]
+    Os {
+        /// The service.
+        name: String,
+        /// The cause.
+        source: OsError,
+    },
+}
+
+/// Why an existing service cannot be joined.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The service carries another message type than ours.
     #[error(transparent)]
     TypeMismatch(Box<TypeMismatch>),
+    /// The service cannot satisfy a QoS requirement of ours.
+    #[error(transparent)]
+    Qos(#[from] QosError),
     /// The service was created by an incompatible release of shmbus.
     #[error(
         "service {name:?} has shared-memory ABI version {found}; this shmbus speaks version {expected}: upgrade the older side"
@@ -89,11 +188,16 @@ pub enum ServiceError {
         /// The limit.
         max: u32,
     },
-    /// Another process held the service lock for too long.
+}
+
+/// The service lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process held it for the whole wait.
     #[error(
         "timed out after {waited:?} waiting for the lock of service {name:?} ({path}); another process is creating or removing it"
     )]
-    LockTimeout {
+    Timeout {
         /// The service.
         name: String,
         /// The lock file.
@@ -101,8 +205,8 @@ pub enum ServiceError {
         /// How long we waited.
         waited: Duration,
     },
-    /// An operating-system call failed.
-    #[error("service {name:?}: {source}")]
+    /// Taking it failed (its folder or file is not ours, or a system call failed).
+    #[error("cannot take the lock of service {name:?}: {source}")]
     Os {
         /// The service.
         name: String,
@@ -131,23 +235,23 @@ pub enum OsError {
     Layout(#[from] LayoutError),
     #[error(transparent)]
     Lock(#[from] LockCreateError),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Probe(#[from] LockProbeError),
     #[error(transparent)]
     Folder(#[from] FolderError),
     #[error(transparent)]
-    List(#[from] crate::os::shm::ShmListError),
+    List(#[from] ShmListError),
     #[error("{0}")]
     Errno(#[from] rustix::io::Errno),
-    #[error(transparent)]
-    Probe(#[from] crate::os::lock::LockProbeError),
     #[error(transparent)]
     Random(#[from] crate::os::process::RandomError),
     #[error(transparent)]
     Queue(#[from] crate::sync::index_queue::IndexQueueOpenError),
+    #[error(transparent)]
+    Descriptor(#[from] DecodeError),
 }
 
-/// The details of [`ServiceError::TypeMismatch`].
+/// The details of [`JoinError::TypeMismatch`].
 #[derive(Debug, thiserror::Error)]
 #[error(
     "service {name:?} carries {role} type {theirs} but this side uses {ours}: {difference}\n  service type: {theirs_rendered}\n  our type:     {ours_rendered}"
@@ -163,8 +267,8 @@ pub struct TypeMismatch {
     pub theirs: String,
     /// The first differing field.
     pub difference: String,
-    /// Our listing, one field per line.
+    /// Our type's tree.
     pub ours_rendered: String,
-    /// The service's listing.
+    /// The service's type's tree.
     pub theirs_rendered: String,
 }

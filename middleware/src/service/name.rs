@@ -80,6 +80,12 @@ impl ServiceName {
         Ok(Self(name))
     }
 
+    /// A name the caller built from valid parts (letters, digits and one `/`).
+    pub(crate) fn from_checked(name: String) -> Self {
+        debug_assert!(Self::new(name.clone()).is_ok(), "{name}");
+        Self(name)
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,6 +1,8 @@
 //! Quality of service: the limits of publish-subscribe and request-response services, and
 //! the overflow policy.
 
+use crate::sync::chunk_store::MAX_CHUNKS;
+
 /// What a publisher does when a subscriber's buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OverflowPolicy {
@@ -149,7 +151,7 @@ impl PubSubQos {
                 buffer: self.subscriber_buffer,
             });
         }
-        if u64::from(self.chunks_per_publisher()) > 65_535 {
+        if self.chunks_per_publisher() > MAX_CHUNKS {
             return Err(QosError::TooManyChunks {
                 chunks: self.chunks_per_publisher(),
             });
@@ -192,7 +194,8 @@ pub enum QosError {
     },
     /// The limits multiply to too many chunks per publisher.
     #[error(
-        "these QoS limits need {chunks} chunks per publisher (max_loans + history + max_subscribers x (subscriber_buffer + max_borrowed + 1)); the limit is 65535: lower them"
+        "these QoS limits need {chunks} chunks per publisher (max_loans + history + max_subscribers x (subscriber_buffer + max_borrowed + 1)); the limit is {max}: lower them",
+        max = MAX_CHUNKS
     )]
     TooManyChunks {
         /// Chunks needed.

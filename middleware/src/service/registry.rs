@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::layout::*;
-use super::{OsError, PubSubQos, ServiceError, ServiceName, acquire_lock, remove_segments};
+use super::{
+    JoinError, OsError, PubSubQos, RequestResponseQos, ServiceName, acquire_lock, remove_segments,
+};
+use crate::message::Descriptor;
 use crate::node::{Liveness, Node, NodeId};
 use crate::os::mmap::Mapping;
 use crate::os::shm::{self, Permissions, ShmName};
@@ -104,6 +107,20 @@ impl Registry {
         }
     }
 
+    /// The QoS of a request-response service, from its two channels.
+    pub(crate) fn request_response_qos(&self) -> RequestResponseQos {
+        let (requests, responses) = (*self.qos(0), *self.qos(1));
+        RequestResponseQos {
+            max_clients: requests.max_publishers,
+            max_servers: requests.max_subscribers,
+            max_nodes: self.geometry.max_nodes,
+            max_active_requests_per_client: requests.subscriber_buffer,
+            response_buffer: responses.subscriber_buffer,
+            max_loans: requests.max_loans,
+            max_borrowed_responses: responses.max_borrowed / requests.subscriber_buffer.max(1),
+        }
+    }
+
     /// The pattern's part of the service's object names: `rr` for request-response (the
     /// only pattern with a request table), `ps` for publish-subscribe.
     pub(crate) fn suffix(&self) -> &'static str {
@@ -131,12 +148,12 @@ impl Registry {
     /// The registry generation: changes whenever a port joins or leaves.
     pub(crate) fn generation(&self) -> u64 {
         // SYNC(acquire): pairs with the release `fetch_add` in `bump_generation`.
-        self.word(8 * W_GENERATION)
+        self.word(GENERATION_AT)
             .map_or(0, |w| w.load(Ordering::Acquire))
     }
 
     fn bump_generation(&self) {
-        if let Some(w) = self.word(8 * W_GENERATION) {
+        if let Some(w) = self.word(GENERATION_AT) {
             // SYNC(release): publishes the slot change made just before.
             w.fetch_add(1, Ordering::AcqRel);
         }
@@ -241,6 +258,7 @@ impl Registry {
         if let Ok(name) = self.segment_name(owner, port) {
             let _ = shm::unlink(&name, self.permissions);
         }
+        self.record_departure(at, false);
         if let Some(w) = self.word(at + SLOT_PORT) {
             w.store(0, Ordering::Relaxed);
         }
@@ -258,9 +276,35 @@ impl Registry {
             .is_some_and(|w| w.load(Ordering::Acquire) == STATE_DRAINING)
     }
 
+    /// Records how the port of a slot ended (before the slot is freed), for counterparts.
+    fn record_departure(&self, at: usize, died: bool) {
+        if let (Some(epoch), Some(departure)) =
+            (self.word(at + SLOT_EPOCH), self.word(at + SLOT_DEPARTURE))
+        {
+            let epoch = epoch.load(Ordering::Acquire);
+            // SYNC(release): read by counterparts after they saw the slot change.
+            departure.store(departure_word(epoch, died), Ordering::Release);
+        }
+    }
+
+    /// How the last port of a slot ended: `Some(died)` if it was the port of `epoch`.
+    pub(crate) fn departure(
+        &self,
+        ch: usize,
+        kind: PortKind,
+        slot: usize,
+        epoch: u64,
+    ) -> Option<bool> {
+        let at = kind.slot_at(self.channel(ch), slot);
+        // SYNC(acquire): pairs with the release store in `record_departure`.
+        let word = self.word(at + SLOT_DEPARTURE)?.load(Ordering::Acquire);
+        (word >> 1 == epoch).then_some(word & 1 == 1)
+    }
+
     /// Frees a slot this node claimed.
     pub(crate) fn release_slot(&self, ch: usize, kind: PortKind, slot: usize) {
         let at = kind.slot_at(self.channel(ch), slot);
+        self.record_departure(at, false);
         if let (Some(state), Some(port), Some(owner)) = (
             self.word(at + SLOT_STATE),
             self.word(at + SLOT_PORT),
@@ -383,7 +427,7 @@ impl Registry {
         })
     }
 
-    fn claim_node_slot(&self) -> Result<usize, ServiceError> {
+    fn claim_node_slot(&self) -> Result<usize, JoinError> {
         let max = self.geometry.max_nodes;
         for attempt in 0..2 {
             for i in 0..max as usize {
@@ -403,7 +447,7 @@ impl Registry {
                 self.remove_dead_nodes();
             }
         }
-        Err(ServiceError::TooManyNodes {
+        Err(JoinError::TooManyNodes {
             name: self.name.to_string(),
             max,
         })
@@ -462,6 +506,7 @@ impl Registry {
                 {
                     removed.segments += 1;
                 }
+                self.record_departure(at, true);
                 if let Some(w) = self.word(at + SLOT_STATE) {
                     w.store(0, Ordering::Release);
                 }
@@ -513,16 +558,40 @@ impl Registry {
 pub(crate) struct ServiceInner {
     registry: Registry,
     node_slot: usize,
+    /// The message type of each channel (the request type, then the response type).
+    types: Box<[Descriptor; 2]>,
 }
 
 impl ServiceInner {
-    /// Joins the service: takes a slot in its node table.
-    pub(crate) fn join(registry: Registry) -> Result<Self, ServiceError> {
+    /// Joins the service: takes a slot in its node table. `types` are the message types
+    /// of its channels (one for publish-subscribe, two for request-response).
+    pub(crate) fn join(registry: Registry, types: &[Descriptor]) -> Result<Self, JoinError> {
         let node_slot = registry.claim_node_slot()?;
-        Ok(Self {
+        Ok(Self::new(registry, node_slot, types))
+    }
+
+    /// Joins a service this node just created, under its lock: the first node slot is
+    /// free (nobody else can have opened it yet).
+    pub(crate) fn join_created(registry: Registry, types: &[Descriptor]) -> Self {
+        if let Some(w) = registry.word(registry.geometry.node_at(0)) {
+            w.store(registry.node.id().value(), Ordering::Release);
+        }
+        Self::new(registry, 0, types)
+    }
+
+    fn new(registry: Registry, node_slot: usize, types: &[Descriptor]) -> Self {
+        let first = types.first().cloned().unwrap_or_else(Descriptor::of::<u8>);
+        let second = types.get(1).cloned().unwrap_or_else(|| first.clone());
+        Self {
             registry,
             node_slot,
-        })
+            types: Box::new([first, second]),
+        }
+    }
+
+    /// The message type of channel `ch` (the request type is 0, the response type 1).
+    pub(crate) fn type_of(&self, ch: usize) -> &Descriptor {
+        &self.types[ch.min(1)]
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::layout::*;
 use super::{
-    OsError, Registry, Removed, ServiceError, ServiceName, acquire_lock, lock_file_name,
-    object_name, remove_segments,
+    LockError, OsError, Registry, Removed, ServiceName, acquire_lock, lock_file_name, object_name,
+    remove_segments,
 };
 use crate::node::Node;
 use crate::os::mmap::{Mapping, Protection};
@@ -26,7 +26,7 @@ pub(crate) struct ServiceKey {
 }
 
 impl ServiceKey {
-    fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         pattern_suffix(self.pattern)
     }
 }
@@ -46,12 +46,51 @@ pub(crate) enum Swept {
     Foreign,
 }
 
+/// A service could not be swept.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot clean service {service}: {source}")]
+pub struct SweepError {
+    /// The service (its name, or its pattern and object id when the name is unknown).
+    pub service: String,
+    /// The cause.
+    #[source]
+    pub source: OsError,
+}
+
 /// Every service of `node`'s domain that has an object, a lock file or a data segment.
 pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
-    let config = node.config();
-    let prefix = format!("/{}", config.shm_prefix());
-    let mut keys = Vec::new();
+    let mut keys: Vec<ServiceKey> = objects(node.config())?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let lock_files = match node.domain_folder().open("services")? {
+        Some(services) => services.list(".lock")?,
+        None => Vec::new(),
+    };
     let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    for file in lock_files {
+        let mut parts = file.split('.');
+        let (Some(id), Some(kind)) = (parts.next().and_then(hex), parts.next()) else {
+            continue;
+        };
+        let pattern = match kind {
+            "ps" => PATTERN_PUBSUB,
+            "rr" => PATTERN_REQUEST_RESPONSE,
+            _ => continue,
+        };
+        keys.push(ServiceKey { pattern, id });
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// The shared-memory objects of `config`'s domain that are ours, by the service they
+/// belong to; `true` for a service object, `false` for a data segment.
+pub(crate) fn objects(config: &crate::Config) -> Result<Vec<(ServiceKey, ShmName)>, OsError> {
+    let prefix = format!("/{}", config.shm_prefix());
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    let mut out = Vec::new();
     for name in shm::list(&prefix, config.permissions())? {
         let rest = &name.as_str()[prefix.len()..];
         let key = if let Some(id) = rest.strip_prefix("ps.") {
@@ -72,28 +111,15 @@ pub(crate) fn services(node: &Node) -> Result<Vec<ServiceKey>, OsError> {
             None
         };
         if let Some((pattern, id)) = key {
-            keys.push(ServiceKey { pattern, id });
+            out.push((ServiceKey { pattern, id }, name));
         }
     }
-    let lock_files = match node.domain_folder().open("services")? {
-        Some(services) => services.list(".lock")?,
-        None => Vec::new(),
-    };
-    for file in lock_files {
-        let mut parts = file.split('.');
-        let (Some(id), Some(kind)) = (parts.next().and_then(hex), parts.next()) else {
-            continue;
-        };
-        let pattern = match kind {
-            "ps" => PATTERN_PUBSUB,
-            "rr" => PATTERN_REQUEST_RESPONSE,
-            _ => continue,
-        };
-        keys.push(ServiceKey { pattern, id });
-    }
-    keys.sort();
-    keys.dedup();
-    Ok(keys)
+    Ok(out)
+}
+
+/// Whether `name` is the service object (not a data segment) of `key` in `config`'s domain.
+pub(crate) fn is_service_object(config: &crate::Config, key: ServiceKey, name: &ShmName) -> bool {
+    name.as_str() == object_name(config, key.suffix(), key.id)
 }
 
 /// Sweeps one service (see the module docs). Waits at most `lock_timeout` for its lock.
@@ -101,20 +127,20 @@ pub(crate) fn sweep(
     node: &Node,
     key: ServiceKey,
     lock_timeout: Duration,
-) -> Result<Swept, ServiceError> {
+) -> Result<Swept, SweepError> {
     let config = node.config();
-    let label = ServiceName::new(format!("{}/{:016x}", key.suffix(), key.id))
-        .map_err(ServiceError::InvalidName)?;
-    let os = |source: OsError| ServiceError::Os {
-        name: label.to_string(),
+    // Until its stored name is read: the pattern and object id, a valid name as well.
+    let label = ServiceName::from_checked(format!("{}/{:016x}", key.suffix(), key.id));
+    let os = |source: OsError| SweepError {
+        service: label.to_string(),
         source,
     };
     let permissions = config.permissions();
     let lock_name = lock_file_name(key.suffix(), key.id);
     let lock = match acquire_lock(node.domain_folder(), &lock_name, lock_timeout, &label) {
         Ok((_, lock)) => lock,
-        Err(ServiceError::LockTimeout { .. }) => return Ok(Swept::Busy),
-        Err(e) => return Err(e),
+        Err(LockError::Timeout { .. }) => return Ok(Swept::Busy),
+        Err(LockError::Os { source, .. }) => return Err(os(source)),
     };
     let shm_name =
         ShmName::new(object_name(config, key.suffix(), key.id)).map_err(|e| os(e.into()))?;
@@ -150,20 +176,20 @@ pub(crate) fn sweep(
     let Ok(len) = usize::try_from(len) else {
         return Ok(Swept::Foreign);
     };
-    if len < HEADER_SIZE {
+    if len < NAME_AT {
         // We hold the lock, so its creator is not at work: it died before sizing it.
         return Ok(remove_all(lock, Removed::default()));
     }
     let mapping =
         Arc::new(Mapping::new(&shm, len, Protection::ReadWrite).map_err(|e| os(e.into()))?);
-    let stored = match StaticPart::read(&mapping, key.pattern) {
+    let stored = match StaticPart::read(&mapping, Some(key.pattern)) {
         Ok(stored) => stored,
         // Half-created by a creator that died (we hold the lock).
         Err(StaticFault::NotReady) => return Ok(remove_all(lock, Removed::default())),
         Err(_) => return Ok(Swept::Foreign),
     };
     let geometry = stored.geometry;
-    let name = ServiceName::new(stored.text(NAME_AT, W_NAME_LEN, 255)).unwrap_or(label.clone());
+    let name = ServiceName::new(stored.name()).unwrap_or(label.clone());
     let view = View::new(mapping.clone(), 0, geometry.total).map_err(|e| os(e.into()))?;
     let registry = Registry::new(
         node.clone(),

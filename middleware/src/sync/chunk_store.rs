@@ -13,7 +13,7 @@
 //! | 0..8                     | magic `SHMBUSD1`                        | owner, once | published by the registry's Release |
 //! | 8..16                    | chunk count                             | owner, once | " |
 //! | 16..24                   | chunk stride (bytes, multiple of 64)    | owner, once | " |
-//! | 24..32                   | offset of chunk 0 (multiple of 4096)    | owner, once | " |
+//! | 24..32                   | offset of chunk 0 (aligned for the payload) | owner, once | " |
 //! | 32..40                   | payload offset inside a chunk           | owner, once | " |
 //! | 40..48                   | payload size                            | owner, once | " |
 //! | 64..64+8n                | `holders[i]`: bit s = reader slot s, bit 63 = the owner (loaned or kept in history) | owner | Relaxed (read by tools only) |
@@ -23,12 +23,13 @@
 //! A chunk is written only while its holders mask is exactly the owner bit and the chunk
 //! is not in any queue (a [`Loan`]), which is what makes handing out `&mut` to it sound;
 //! readers read it only between popping its index and returning it.
+//!
+//! The store knows bytes only: a [`LoanedChunk`] is the payload's bytes, a reader gets the
+//! address of a payload; what type they hold is the ports' business.
 
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use crate::message::ShmMessage;
-use crate::os::mmap::{REGION_ALIGN, Region};
+use crate::os::mmap::Region;
 use crate::sync::chunk_pool::{self, ChunkPool, ChunkPoolOpenError, PoolError, ReleaseError};
 use crate::sync::layout::{LayoutError, align_up};
 use crate::sync::view::View;
@@ -38,8 +39,10 @@ const MAGIC: u64 = u64::from_le_bytes(*b"SHMBUSD1");
 pub const OWNER_BIT: u64 = 1 << 63;
 /// The most readers a segment can track (bits 0..63 of the holders mask).
 pub const MAX_READERS: u32 = 63;
-/// The largest number of chunks a segment may have (an index fits in 24 bits).
-pub const MAX_CHUNKS: u32 = 1 << 24;
+/// The largest number of chunks a segment may have: the one statement of the limit. A
+/// chunk index then fits the 16 bits a queue entry has for it (`port::channel::entry`), and
+/// the QoS check refuses limits that would need more chunks.
+pub const MAX_CHUNKS: u32 = 1 << 16;
 
 /// Bytes of the header that precedes every payload.
 pub const CHUNK_HEADER_SIZE: usize = 32;
@@ -133,9 +136,11 @@ impl ChunkLayout {
             .ok_or_else(too_large)?;
         let pool_offset =
             align_up(64 + 8 * count as usize, chunk_pool::ALIGN).ok_or_else(too_large)?;
+        // The chunks follow the free list at their own alignment (not a page: small
+        // payloads then share the segment's first page with the bookkeeping).
         let chunks_offset = pool_offset
             .checked_add(chunk_pool::size_of(count))
-            .and_then(|end| align_up(end, REGION_ALIGN.max(align)))
+            .and_then(|end| align_up(end, 64.max(align)))
             .ok_or_else(too_large)?;
         let segment_size = stride
             .checked_mul(count as usize)
@@ -181,132 +186,65 @@ pub enum StoreError {
     },
 }
 
-/// A loaned chunk's payload, typed: the owner may read and write it (`DerefMut`). Keeps the
-/// segment mapped. Give it back with [`ChunkStore::share`] or [`ChunkStore::discard`]
-/// (through [`LoanedPayload::into_loan`]).
+/// A loaned chunk's payload bytes: the owner may read and write them. Keeps the segment
+/// mapped. Give the chunk back with [`ChunkStore::share`] or [`ChunkStore::discard`]
+/// (through [`LoanedChunk::into_parts`]).
 #[derive(Debug)]
-pub struct LoanedPayload<T, R> {
+pub struct LoanedChunk<R> {
     loan: Loan,
-    ptr: NonNull<T>,
-    _region: R,
+    ptr: NonNull<u8>,
+    len: usize,
+    region: R,
 }
 
-impl<T, R> LoanedPayload<T, R> {
+impl<R> LoanedChunk<R> {
     /// The chunk's index.
     pub fn index(&self) -> u32 {
         self.loan.index
     }
 
-    /// The token, to share or discard the chunk.
-    pub fn into_loan(self) -> Loan {
-        self.loan
+    /// The payload's address (aligned as the segment's layout says), for writing a value in
+    /// place.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The payload's address, for reading.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the payload is empty (a zero-sized message type).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The payload's bytes, to read and write.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` and `len` were checked by `ChunkStore::loan_chunk` to lie inside the
+        // segment, which `region` keeps mapped; every byte of a segment is initialised
+        // (zero-filled by the kernel or the heap, then only ever written), and any bytes
+        // are valid `u8`s; the `Loan` proves this process holds the chunk alone (not in any
+        // queue, readers map read-only), and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
     /// The token and the handle that kept the mapping alive. A sender drops the handle only
     /// after publishing: dropping an `Arc` is a locked instruction, which would first wait
     /// for the payload's stores to reach the other core and so hold up the publication.
     pub fn into_parts(self) -> (Loan, R) {
-        (self.loan, self._region)
-    }
-}
-
-/// How a loaned payload becomes a `T` without being written as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    /// Fill it with zero bytes ([`LoanedPayload::zeroed`]).
-    Zeroed,
-    /// Take it as it is ([`LoanedPayload::recycled`]).
-    Recycled,
-}
-
-impl<T: ShmMessage, R> LoanedPayload<MaybeUninit<T>, R> {
-    /// [`zeroed`](Self::zeroed) or [`recycled`](Self::recycled).
-    pub fn init(self, how: Init) -> Result<LoanedPayload<T, R>, Self> {
-        match how {
-            Init::Zeroed => self.zeroed(),
-            Init::Recycled => self.recycled(),
-        }
-    }
-
-    /// Moves `value` into the chunk.
-    pub fn write(mut self, value: T) -> LoanedPayload<T, R> {
-        std::ops::DerefMut::deref_mut(&mut self).write(value);
-        LoanedPayload {
-            loan: self.loan,
-            ptr: self.ptr.cast(),
-            _region: self._region,
-        }
-    }
-
-    /// Fills the chunk with zero bytes; `Err(self)` if all-zero is not a valid `T`.
-    pub fn zeroed(mut self) -> Result<LoanedPayload<T, R>, Self> {
-        if !T::ZEROED_IS_VALID {
-            return Err(self);
-        }
-        // SAFETY: `ptr` points to `size_of::<T>()` writable bytes owned by this loan (see
-        // `Deref`); writing zero bytes through a `*mut MaybeUninit<T>` is always allowed.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0, 1) };
-        let _ = std::ops::DerefMut::deref_mut(&mut self);
-        Ok(LoanedPayload {
-            loan: self.loan,
-            ptr: self.ptr.cast(),
-            _region: self._region,
-        })
-    }
-
-    /// Takes the chunk as it is — the bytes of an earlier payload of this segment, or the
-    /// zeroes it was created with — without writing it; `Err(self)` unless every bit
-    /// pattern is a valid `T`.
-    pub fn recycled(self) -> Result<LoanedPayload<T, R>, Self> {
-        if !T::ANY_BIT_PATTERN {
-            return Err(self);
-        }
-        // SAFETY: every byte of a segment is initialised: the segment starts as zeroes
-        // (ftruncate(2) of a new shm object, or a zeroed heap allocation), and a payload is
-        // only ever written as a whole `T` or through `assume_init`'s promise that its
-        // fields were written; `T: ANY_BIT_PATTERN` makes any such bytes a valid `T`
-        // (padding may stay uninitialised: no field's validity depends on it).
-        Ok(unsafe { self.assume_init() })
-    }
-
-    /// Declares the payload initialised.
-    ///
-    /// # Safety
-    ///
-    /// Every byte of the `T` that its validity depends on must have been written with a
-    /// valid value (the same promise as [`MaybeUninit::assume_init`]).
-    pub unsafe fn assume_init(self) -> LoanedPayload<T, R> {
-        LoanedPayload {
-            loan: self.loan,
-            ptr: self.ptr.cast(),
-            _region: self._region,
-        }
-    }
-}
-
-impl<T, R> std::ops::Deref for LoanedPayload<T, R> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: `ptr` was checked by `payload_ptr` (in bounds, aligned for `T`), `_region`
-        // keeps the mapping alive, and the `Loan` inside proves this process holds the chunk
-        // alone (not in any queue; readers map read-only), so no one writes it while this
-        // borrow lives. The value is initialised: `LoanedPayload<T, _>` with `T` not
-        // `MaybeUninit` is only built by `write`, `zeroed` (checked valid) or `assume_init`
-        // (caller's promise).
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-impl<T, R> std::ops::DerefMut for LoanedPayload<T, R> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `Deref`; `&mut self` makes this the only reference.
-        unsafe { self.ptr.as_mut() }
+        (self.loan, self.region)
     }
 }
 
 // SAFETY: the payload is plain memory owned by this loan alone; moving the handle to another
-// thread moves that ownership. `R` (the mapping) must itself be `Send`; `T: Send` as for Box.
-unsafe impl<T: Send, R: Send> Send for LoanedPayload<T, R> {}
+// thread moves that ownership (as for `Box<[u8]>`); `R` (the mapping) must be `Send`.
+unsafe impl<R: Send> Send for LoanedChunk<R> {}
 
 /// A chunk the owner holds alone: it may write it. Not `Clone`: one token per chunk.
 #[derive(Debug)]
@@ -405,60 +343,34 @@ impl<R: Region + Clone> ChunkStore<R> {
         }
     }
 
-    /// The payload of a loaned chunk as uninitialised memory for a `T`; `None` when `T`
-    /// does not fit the segment's payload (size or alignment).
-    pub fn payload_uninit<T: ShmMessage>(&mut self, loan: &Loan) -> Option<&mut MaybeUninit<T>> {
-        let ptr = self.payload_ptr::<T>(loan.index)?;
-        // SAFETY: `payload_ptr` checked that `size_of::<T>()` bytes at an address aligned for
-        // `T` lie inside the segment. The `Loan` token proves this process holds the chunk
-        // alone: it came from the free list and has not been handed to any queue (`share`
-        // consumes the token), readers map the segment read-only, and `&mut self` plus the
-        // borrow of `loan` keep this the only reference into the chunk for its lifetime.
-        // `MaybeUninit<T>` is valid for any bytes.
-        Some(unsafe { &mut *ptr.as_ptr().cast::<MaybeUninit<T>>() })
-    }
-
-    /// Takes a free chunk as uninitialised memory for a `T`; `Ok(None)` when every chunk is
-    /// held, `Err` when `T` does not fit the segment's payload.
-    pub fn loan<T: ShmMessage>(
-        &mut self,
-    ) -> Result<Option<LoanedPayload<MaybeUninit<T>, R>>, StoreError> {
+    /// Takes a free chunk for writing, as bytes; `Ok(None)` when every chunk is held.
+    pub fn loan_chunk(&mut self) -> Result<Option<LoanedChunk<R>>, StoreError> {
         let Some(loan) = self.allocate()? else {
             return Ok(None);
         };
-        let Some(ptr) = self.payload_ptr::<T>(loan.index) else {
+        let len = self.layout.payload_size;
+        let at = self.layout.chunk_offset(loan.index) + self.layout.payload_offset;
+        let region = self.view.region();
+        let Some(ptr) = at
+            .checked_add(len)
+            .filter(|&end| end <= region.len())
+            // SAFETY: `at + len <= region.len()` (checked), so the address is inside the
+            // region's allocation.
+            .and_then(|_| NonNull::new(unsafe { region.as_ptr().add(at) }))
+        else {
             self.discard(loan)?;
             return Err(StoreError::PayloadMismatch {
-                size: size_of::<T>(),
-                align: align_of::<T>(),
+                size: len,
+                align: 1,
                 payload_size: self.layout.payload_size,
             });
         };
-        Ok(Some(LoanedPayload {
+        Ok(Some(LoanedChunk {
             loan,
-            ptr: ptr.cast(),
-            _region: self.view.region().clone(),
+            ptr,
+            len,
+            region: region.clone(),
         }))
-    }
-
-    /// The address of chunk `index`'s payload if a `T` fits there.
-    pub fn payload_ptr<T>(&self, index: u32) -> Option<NonNull<u8>> {
-        if index >= self.layout.count
-            || size_of::<T>() > self.layout.payload_size
-            || !self.layout.payload_offset.is_multiple_of(align_of::<T>())
-        {
-            return None;
-        }
-        let at = self.layout.chunk_offset(index) + self.layout.payload_offset;
-        let region = self.view.region();
-        if at.checked_add(size_of::<T>())? > region.len()
-            || !(region.as_ptr() as usize + at).is_multiple_of(align_of::<T>())
-        {
-            return None;
-        }
-        // SAFETY: `at + size_of::<T>() <= region.len()` (checked), so the address is inside
-        // the region's allocation.
-        NonNull::new(unsafe { region.as_ptr().add(at) })
     }
 
     /// Gives up write access to a loaned chunk: from now on it is held by the readers in
@@ -627,26 +539,18 @@ impl<R: Region> ChunkReader<R> {
 }
 
 impl<R: Region + Clone> ChunkReader<R> {
-    /// Validates chunk `index`'s payload as a `T` and returns a typed handle that keeps the
-    /// segment mapped.
-    pub fn hold<T: ShmMessage>(&self, index: u32) -> Result<HeldPayload<T, R>, HoldError> {
-        let bytes = self.payload(index).ok_or(HoldError::OutOfRange {
-            index,
-            count: self.layout.count,
-        })?;
-        let bytes = bytes.get(..size_of::<T>()).ok_or(HoldError::TooSmall {
-            size: size_of::<T>(),
-            payload_size: bytes.len(),
-        })?;
-        let value: &T = crate::message::try_ref_from_bytes(bytes)?;
-        Ok(HeldPayload {
-            ptr: NonNull::from(value),
-            _region: self.view.region().clone(),
-        })
+    /// The address of chunk `index`'s payload (`payload_size` readable bytes, aligned as
+    /// the layout says), and a handle that keeps the segment mapped; `None` if out of range.
+    pub fn payload_ptr(&self, index: u32) -> Option<(NonNull<u8>, R)> {
+        let bytes = self.payload(index)?;
+        Some((
+            NonNull::from(bytes).cast::<u8>(),
+            self.view.region().clone(),
+        ))
     }
 }
 
-/// Why a chunk could not be read as a `T`.
+/// Why a chunk could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
     /// The index is not a chunk of the segment.
@@ -671,50 +575,9 @@ pub enum HoldError {
         /// The id of the publisher the queue belongs to.
         expected: u64,
     },
-    /// The chunk's payload is smaller than a `T`.
-    #[error(
-        "a {size}-byte message does not fit the {payload_size}-byte payload of the publisher's chunks"
-    )]
-    TooSmall {
-        /// Size of the type.
-        size: usize,
-        /// Payload size.
-        payload_size: usize,
-    },
-    /// The bytes are not a valid `T`.
+    /// The bytes are not a valid message of the service's type.
     #[error(transparent)]
     Invalid(#[from] crate::message::ValidationError),
-}
-
-/// A validated, read-only view of a chunk's payload that keeps the segment mapped.
-#[derive(Debug)]
-pub struct HeldPayload<T, R> {
-    ptr: NonNull<T>,
-    _region: R,
-}
-
-impl<T, R> std::ops::Deref for HeldPayload<T, R> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: `ptr` came from a `&T` that `try_ref_from_bytes` validated (size,
-        // alignment, bit validity) inside the region; `_region` keeps that memory mapped for
-        // the life of `self`; the owner does not write the chunk while a reader holds it
-        // (protocol in the module docs).
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-// SAFETY: a shared, read-only view; sending it to another thread is like sending `&T`,
-// which needs `T: Sync`; `R` keeps the mapping and must be `Send`.
-unsafe impl<T: Sync, R: Send> Send for HeldPayload<T, R> {}
-
-impl<T, R> HeldPayload<T, R> {
-    /// Gives up the payload, keeping the handle that keeps the mapping alive (a reader that
-    /// lets go of a sample drops it later, off the path of what it does next, for the reason
-    /// [`LoanedPayload::into_parts`] gives).
-    pub fn into_region(self) -> R {
-        self._region
-    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -729,11 +592,11 @@ mod tests {
         let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
         let mut store = ChunkStore::create(heap.clone(), layout).unwrap();
         let reader = ChunkReader::open(heap.clone(), layout).unwrap();
-        let loan = store.allocate().unwrap().unwrap();
-        store
-            .payload_uninit::<[u64; 3]>(&loan)
-            .unwrap()
-            .write([1, 2, 3]);
+        let mut chunk = store.loan_chunk().unwrap().unwrap();
+        assert_eq!(chunk.len(), 24);
+        assert_eq!(chunk.as_mut_ptr() as usize % 8, 0);
+        chunk.bytes_mut()[8] = 2;
+        let (loan, _region) = chunk.into_parts();
         store.write_header(
             &loan,
             ChunkHeader {
@@ -743,13 +606,14 @@ mod tests {
                 correlation: 0,
             },
         );
-        assert!(store.payload_uninit::<[u64; 4]>(&loan).is_none());
         let index = store.share(loan, 0b101, false).unwrap();
         assert_eq!(store.free_count(), 3);
         assert_eq!(reader.header(index).unwrap().sequence, 1);
         let bytes = reader.payload(index).unwrap();
         assert_eq!(bytes.len(), 24);
         assert_eq!(bytes[8], 2);
+        let (ptr, _) = reader.payload_ptr(index).unwrap();
+        assert_eq!(ptr.as_ptr().cast_const(), bytes.as_ptr());
         assert!(!store.release(index, 0b1).unwrap());
         assert!(
             !store.release(index, 0b1).unwrap(),
@@ -758,6 +622,7 @@ mod tests {
         assert!(store.release(index, 0b100).unwrap());
         assert_eq!(store.free_count(), 4);
         assert!(reader.payload(4).is_none());
+        assert!(reader.header(4).is_none());
     }
 
     #[test]
@@ -768,6 +633,7 @@ mod tests {
         let a = store.allocate().unwrap().unwrap();
         let b = store.allocate().unwrap().unwrap();
         assert!(store.allocate().unwrap().is_none());
+        assert!(store.loan_chunk().unwrap().is_none());
         store.share(a, 0b11, false).unwrap();
         store.share(b, 0b10, true).unwrap();
         assert_eq!(store.release_everywhere(0b10).unwrap(), 0);
@@ -790,29 +656,29 @@ mod tests {
     }
 
     #[test]
-    fn a_recycled_loan_holds_the_previous_payload_or_zeroes() {
+    fn payloads_are_aligned_as_the_type_needs() {
+        for align in [1, 2, 8, 64, 256, 4096] {
+            let layout = ChunkLayout::new(3, 5 * align, align).unwrap();
+            assert_eq!(layout.payload_offset % align, 0);
+            assert_eq!(layout.chunks_offset % align, 0);
+            assert_eq!(layout.stride % align, 0);
+        }
+        // Small payloads share the first page with the bookkeeping.
+        let small = ChunkLayout::new(4, 8, 8).unwrap();
+        assert!(small.segment_size < 4096, "{small:?}");
+    }
+
+    #[test]
+    fn a_loan_holds_the_previous_payload_or_zeroes() {
         let layout = ChunkLayout::new(1, 16, 8).unwrap();
         let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
         let mut store = ChunkStore::create(heap, layout).unwrap();
-        let fresh = store.loan::<[u64; 2]>().unwrap().unwrap();
-        let fresh = fresh.recycled().unwrap();
-        assert_eq!(*fresh, [0, 0]);
-        store.discard(fresh.into_loan()).unwrap();
-        let written = store.loan::<[u64; 2]>().unwrap().unwrap().write([7, 8]);
-        store.discard(written.into_loan()).unwrap();
-        let again = store
-            .loan::<[u64; 2]>()
-            .unwrap()
-            .unwrap()
-            .recycled()
-            .unwrap();
-        assert_eq!(*again, [7, 8]);
-        store.discard(again.into_loan()).unwrap();
-        // `bool` is not valid for every byte: refused.
-        let layout = ChunkLayout::new(1, 1, 1).unwrap();
-        let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
-        let mut store = ChunkStore::create(heap, layout).unwrap();
-        let refused = store.loan::<bool>().unwrap().unwrap().recycled();
-        assert!(refused.is_err());
+        let mut fresh = store.loan_chunk().unwrap().unwrap();
+        assert_eq!(fresh.bytes_mut(), &[0; 16]);
+        fresh.bytes_mut()[3] = 7;
+        store.discard(fresh.into_parts().0).unwrap();
+        let mut again = store.loan_chunk().unwrap().unwrap();
+        assert_eq!(again.bytes_mut()[3], 7);
+        store.discard(again.into_parts().0).unwrap();
     }
 }

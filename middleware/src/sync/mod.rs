@@ -26,7 +26,8 @@
 //! code marks both sides of each acquire/release pair with a `// SYNC:` comment.
 #![allow(unsafe_code)]
 
-pub mod atomic;
+/// The atomics facade, from [`crate::os::atomic`] (where the futex wrappers get them too).
+pub use crate::os::atomic;
 pub mod chunk_pool;
 pub mod chunk_store;
 pub mod event;

@@ -154,10 +154,21 @@ impl<R: Region> View<R> {
     /// Copies `len` bytes at byte `at` out of the window (byte-wise atomic loads, so a
     /// concurrent writer cannot make this a data race; the bytes may be torn).
     pub fn read_bytes(&self, at: usize, len: usize) -> Result<Vec<u8>, LayoutError> {
+        // One check for the whole range (`size` 1: no alignment needed).
+        if at.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(LayoutError::TooSmall {
+                structure: NAME,
+                offset: at,
+                size: len,
+                available: self.len,
+            });
+        }
         let mut out = Vec::with_capacity(len);
         for i in 0..len {
-            let ptr = self.check(at + i, 1)?;
-            // SAFETY: in bounds (checked); `u8` atomics need no alignment; a load only, as
+            // SAFETY: `at + i < at + len <= len <= region.len() - offset` (checked above and
+            // in `new`), so the address is inside the region's allocation.
+            let ptr = unsafe { self.region.as_ptr().add(self.offset + at + i) };
+            // SAFETY: in bounds (above); `u8` atomics need no alignment; a load only, as
             // allowed on read-only memory (see `load_u64`).
             let byte = unsafe { &*ptr.cast::<crate::sync::atomic::AtomicU8>() };
             out.push(byte.load(Ordering::Relaxed));

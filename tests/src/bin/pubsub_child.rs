@@ -104,7 +104,7 @@ fn run() -> Result<(), Error> {
                 .open()?;
             let publisher = service.publisher().create()?;
             println!("ready");
-            let mut sample = publisher.loan()?;
+            let mut sample = publisher.loan_zeroed()?;
             sample.seq = 1;
             for (i, b) in sample.data.iter_mut().enumerate() {
                 *b = (i % 251) as u8;

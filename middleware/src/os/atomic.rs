@@ -1,10 +1,13 @@
 //! The atomics facade: `core::sync::atomic` normally, loom's models under `cfg(loom)`.
 //!
-//! Everything in [`crate::sync`] (and [`crate::os::futex`]) takes its atomics from here, so
-//! `RUSTFLAGS="--cfg loom"` turns every structure into a loom model without a code change.
-//! The workspace's `clippy.toml` forbids the raw atomic types everywhere else. The types are
-//! aliases, not re-exports, so that the lint (which follows re-exports to the original
-//! type) still flags any direct use of `std::sync::atomic` outside this file.
+//! The words other processes share are atomics of the platform's memory model, the lowest
+//! layer's concern: [`crate::os::futex`] sleeps on them, and everything in [`crate::sync`]
+//! (which re-exports this module as `sync::atomic`) is built from them. Taking them from
+//! here means `RUSTFLAGS="--cfg loom"` turns every structure into a loom model without a
+//! code change. The workspace's `clippy.toml` forbids the raw atomic types everywhere
+//! else. The types are aliases, not re-exports, so that the lint (which follows re-exports
+//! to the original type) still flags any direct use of `std::sync::atomic` outside this
+//! file.
 #![allow(clippy::disallowed_types)]
 
 #[cfg(not(loom))]
