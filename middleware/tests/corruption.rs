@@ -10,6 +10,8 @@
 //! chunk twice.
 
 use std::os::unix::fs::FileExt;
+
+use shmbus::service::{Pattern, ServiceOpenError};
 use std::time::Duration;
 
 use shmbus::service::OverflowPolicy;
@@ -29,9 +31,9 @@ struct Status {
 /// Which part of which object to scribble.
 #[derive(Debug, Clone, Copy)]
 enum Target {
-    /// The service object's static header (first 16 KiB).
+    /// The service object's static part (header, name, descriptors).
     Header,
-    /// The service object after the header: node table, port slots, queues.
+    /// The service object after the static part: node table, port slots, queues.
     Registry,
     /// The publisher's data segment.
     Segment,
@@ -73,6 +75,24 @@ fn scribble(name: &str, range: std::ops::Range<u64>, rng: &mut Xorshift, share: 
         }
         at += 8;
     }
+}
+
+/// Reads the little-endian word at `at` of the shm object `name`.
+fn word(name: &str, at: u64) -> u64 {
+    let file = std::fs::File::open(format!("/dev/shm/{name}")).unwrap();
+    let mut bytes = [0; 8];
+    file.read_exact_at(&mut bytes, at).unwrap();
+    u64::from_le_bytes(bytes)
+}
+
+/// Byte offsets of header words (see `shmbus::service::layout`).
+const STATIC_SIZE_AT: u64 = 40;
+const TYPE0_ENCODING_AT: u64 = 152;
+const TYPE0_ENCODING_LEN: u64 = 160;
+
+/// The size of the static part of the service object `name`, before anyone scribbled.
+fn static_size(name: &str) -> u64 {
+    word(name, STATIC_SIZE_AT)
 }
 
 fn object(node: &shmbus::Node, kind: &str) -> String {
@@ -179,10 +199,12 @@ fn scribbled_services_and_segments_are_survivable_and_leave_nothing() {
             let first = subscriber.receive().unwrap().unwrap().seq;
             assert_eq!(first, if round % 2 == 0 { 3 } else { 1 });
             let share = 5 + rng.next() % 60;
+            let service_object = object(&node, "ps");
+            let static_size = static_size(&service_object);
             match target {
-                Target::Header => scribble(&object(&node, "ps"), 0..16 * 1024, &mut rng, share),
+                Target::Header => scribble(&service_object, 0..static_size, &mut rng, share),
                 Target::Registry => {
-                    scribble(&object(&node, "ps"), 16 * 1024..u64::MAX, &mut rng, share)
+                    scribble(&service_object, static_size..u64::MAX, &mut rng, share)
                 }
                 Target::Segment => scribble(&object(&node, "d.ps"), 0..u64::MAX, &mut rng, share),
             }
@@ -279,9 +301,11 @@ fn scribbled_request_response_services_are_survivable_and_leave_nothing() {
             request.respond_copy(&status(2)).unwrap();
             let share = 5 + rng.next() % 60;
             // Header, registry and request table, or one of the two segments.
+            let service_object = object(&node, "rr");
+            let static_size = static_size(&service_object);
             match round % 4 {
-                0 => scribble(&object(&node, "rr"), 0..16 * 1024, &mut rng, share),
-                1 => scribble(&object(&node, "rr"), 16 * 1024..u64::MAX, &mut rng, share),
+                0 => scribble(&service_object, 0..static_size, &mut rng, share),
+                1 => scribble(&service_object, static_size..u64::MAX, &mut rng, share),
                 _ => {
                     let prefix = format!("{}d.rr.", node.config().shm_prefix());
                     let mut segments: Vec<String> = leftovers(&node)
@@ -310,4 +334,80 @@ fn scribbled_request_response_services_are_survivable_and_leave_nothing() {
         total_errors > 0,
         "no operation ever failed over {rounds} scribbled rounds"
     );
+}
+
+/// A stored descriptor someone wrote over: whoever reads it (an opener with or without the
+/// type, discovery) gets an error that names the service, never a panic; the service's own
+/// ports go on, and nothing is left.
+#[test]
+fn a_corrupted_stored_descriptor_is_an_error_naming_the_service() {
+    let node = node("descriptor_scribble");
+    let mut rng = Xorshift(0x0dd_ba11);
+    for round in 0..40u64 {
+        {
+            let service = Service::publish_subscribe::<Status>(&node, "hostile/described")
+                .create()
+                .unwrap();
+            let publisher = service.publisher().create().unwrap();
+            let subscriber = service.subscriber().create().unwrap();
+            let name = object(&node, "ps");
+            let at = word(&name, TYPE0_ENCODING_AT);
+            let len = word(&name, TYPE0_ENCODING_LEN);
+            assert!(len > 16, "an encoded descriptor: {len} bytes");
+            // One byte changed, or many words.
+            if round % 2 == 0 {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(format!("/dev/shm/{name}"))
+                    .unwrap();
+                let target = at + rng.next() % len;
+                file.write_all_at(&[(rng.next() % 255 + 1) as u8 ^ 0x5a], target)
+                    .unwrap();
+            } else {
+                let share = 30 + rng.next() % 70;
+                scribble(&name, at..at + len, &mut rng, share);
+            }
+            let typed = Service::publish_subscribe::<Status>(&node, "hostile/described").open();
+            let raw = Service::raw_publish_subscribe(&node, "hostile/described").open();
+            let listed = Service::list(node.config()).unwrap();
+            let inspected = Service::inspect(
+                node.config(),
+                "hostile/described",
+                Pattern::PublishSubscribe,
+            );
+            match (typed, raw) {
+                (Err(typed), Err(raw)) => {
+                    for error in [typed.to_string(), raw.to_string()] {
+                        assert!(
+                            error.contains("hostile/described"),
+                            "round {round}: {error}"
+                        );
+                    }
+                    assert!(
+                        matches!(raw, ServiceOpenError::Join(_)),
+                        "round {round}: {raw}"
+                    );
+                    let [Err(listed)] = listed.as_slice() else {
+                        panic!("round {round}: {listed:?}")
+                    };
+                    assert!(listed.to_string().contains("hostile/described"), "{listed}");
+                    let error = inspected.expect_err("the same error").to_string();
+                    assert!(error.contains("hostile/described"), "{error}");
+                }
+                // A change the encoding cannot notice (a letter of a name the hash does not
+                // cover): both still agree with the stored words.
+                (typed, raw) => {
+                    assert!(typed.is_ok() == raw.is_ok(), "round {round}");
+                }
+            }
+            // The ports that were there go on: they read nothing more of the static part.
+            publisher.send_copy(&status(round)).unwrap();
+            assert_eq!(subscriber.receive().unwrap().unwrap().seq, round);
+        }
+        assert!(
+            leftovers(&node).is_empty(),
+            "round {round}: {:?}",
+            leftovers(&node)
+        );
+    }
 }

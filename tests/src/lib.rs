@@ -4,6 +4,7 @@
 use shmbus::{Config, ShmMessage};
 
 pub mod chaos;
+pub mod everything;
 
 /// A sample whose checksum proves it arrived intact.
 #[derive(ShmMessage, Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -458,23 +458,24 @@ impl Opener<'_> {
             let entry = stored
                 .type_entry(k)
                 .ok_or_else(|| self.corrupted(format!("no {role} type")))?;
-            let ours = spec.types.as_ref().and_then(|t| t.get(k));
-            let matches = ours.is_some_and(|d| {
-                entry.hash == d.layout_hash()
-                    && entry.size == d.size() as u64
-                    && entry.align == d.align() as u64
-            });
-            if matches && let Some(ours) = ours {
-                types.push(ours.clone());
-                continue;
-            }
+            // Decoded (and checked against the words) even when ours matches the words: a
+            // service whose description is damaged is refused by every opener alike, not
+            // only by the tools that read it.
             let theirs = stored
                 .descriptor(k)
-                .map_err(|e| self.corrupted(e.to_string()))?;
-            let Some(ours) = ours else {
+                .map_err(|e| self.corrupted(format!("the description of its {role} type: {e}")))?;
+            let Some(ours) = spec.types.as_ref().and_then(|t| t.get(k)) else {
                 types.push(theirs);
                 continue;
             };
+            if entry.hash == ours.layout_hash()
+                && entry.size == ours.size() as u64
+                && entry.align == ours.align() as u64
+            {
+                // Ours: it shares the static tables of the Rust type.
+                types.push(ours.clone());
+                continue;
+            }
             let difference = theirs
                 .first_difference(ours)
                 .map_or_else(|| "the layouts differ".to_owned(), |d| d.to_string());

@@ -31,9 +31,10 @@
 //! A node refers only to nodes before it, so the encoding is a DAG in topological order and
 //! shared types are written once. Decoding trusts nothing: every length is checked against
 //! the bytes left, every index against the nodes decoded so far, every size, offset and
-//! alignment against the layout rules, nesting is bounded ([`MAX_DEPTH`]) and so is the work
-//! a walk over a value may cost ([`MAX_WEIGHT`]); and the layout hash recomputed from the
-//! decoded tree must equal the stored one. A hostile or corrupted encoding is an error
+//! alignment against the layout rules, nesting is bounded ([`MAX_DEPTH`]); and the layout
+//! hash recomputed from the decoded tree must equal the stored one. (The work of checking a
+//! value needs no bound of its own: every part checked is at least a byte of the value, and
+//! a value exists only in memory that was mapped for it.) A hostile or corrupted encoding is an error
 //! naming the byte where decoding stopped, never a panic.
 
 use std::collections::HashMap;
@@ -49,9 +50,6 @@ use crate::message::descriptor::Primitive;
 pub const FORMAT_VERSION: u16 = 1;
 /// The deepest nesting a decoded descriptor may have.
 pub const MAX_DEPTH: u32 = 64;
-/// The most leaves a full walk over one value may visit (every field of every element):
-/// what keeps validating or decoding a value bounded whatever the descriptor says.
-pub const MAX_WEIGHT: u64 = 1 << 26;
 /// The strictest alignment a message type may have (a page).
 pub const MAX_ALIGN: usize = 4096;
 
@@ -294,7 +292,6 @@ fn put_fields(out: &mut Vec<u8>, fields: &[Field], types: &[u32]) -> Result<(), 
 struct Decoded {
     descriptor: Descriptor,
     depth: u32,
-    weight: u64,
 }
 
 struct Reader<'a> {
@@ -402,7 +399,7 @@ impl Reader<'_> {
             .ok_or_else(|| self.fail_at(at, format!("unknown {what} code {code}")))
     }
 
-    fn take_fields(&mut self, nodes: &[Decoded]) -> Result<Vec<(Field, u32, u64)>, DecodeError> {
+    fn take_fields(&mut self, nodes: &[Decoded]) -> Result<Vec<(Field, u32)>, DecodeError> {
         let n = self.take_count(4 + 8 + 4, "fields")?;
         let mut fields = Vec::with_capacity(n);
         for _ in 0..n {
@@ -416,7 +413,6 @@ impl Reader<'_> {
                     ty: ty.descriptor.clone(),
                 },
                 ty.depth,
-                ty.weight,
             ));
         }
         Ok(fields)
@@ -437,7 +433,6 @@ impl Reader<'_> {
         }
         let bad = |this: &Self, what: String| this.fail_at(start, format!("`{name}`: {what}"));
         let mut depth = 1;
-        let mut weight: u64 = 1;
         let kind = match tag {
             1 => {
                 let p = self.take_primitive("primitive")?;
@@ -460,7 +455,6 @@ impl Reader<'_> {
                     ));
                 }
                 depth += element.depth;
-                weight = element.weight.saturating_mul(len as u64).max(1);
                 Kind::Array {
                     len,
                     element: e.clone(),
@@ -500,10 +494,6 @@ impl Reader<'_> {
                     ));
                 }
                 depth += element.depth;
-                weight = element
-                    .weight
-                    .saturating_mul(capacity as u64)
-                    .saturating_add(1);
                 Kind::FixedVec {
                     capacity,
                     element: e.clone(),
@@ -518,7 +508,6 @@ impl Reader<'_> {
                     return Err(bad(self, format!("not the layout of Optional<{e}>")));
                 }
                 depth += element.depth;
-                weight = element.weight.saturating_add(1);
                 Kind::Optional { element: e.clone() }
             }
             6 => {
@@ -533,6 +522,12 @@ impl Reader<'_> {
                 }
                 if !repr.is_integer() || size != repr.size() || align != repr.size() {
                     return Err(bad(self, format!("an enum cannot be stored as {repr}")));
+                }
+                if !open && variants.is_empty() {
+                    return Err(bad(
+                        self,
+                        "a closed enum without variants has no value".into(),
+                    ));
                 }
                 if let Some(v) = variants.iter().find(|v| !repr_holds(repr, v.value)) {
                     return Err(bad(
@@ -550,7 +545,6 @@ impl Reader<'_> {
                 let fields = self.take_fields(nodes)?;
                 self.check_fields(start, &name, size, align, &fields)?;
                 depth += fields.iter().map(|f| f.1).max().unwrap_or(0);
-                weight = fields.iter().fold(1u64, |w, f| w.saturating_add(f.2));
                 let fields: Vec<Field> = fields.into_iter().map(|f| f.0).collect();
                 if tag == 7 {
                     Kind::Struct { fields }
@@ -591,16 +585,9 @@ impl Reader<'_> {
                 format!("it nests deeper than {MAX_DEPTH} levels"),
             ));
         }
-        if weight > MAX_WEIGHT {
-            return Err(bad(
-                self,
-                format!("a value of it has more than {MAX_WEIGHT} parts to check"),
-            ));
-        }
         Ok(Decoded {
             descriptor: Descriptor::assemble(name, size, align, kind),
             depth,
-            weight,
         })
     }
 
@@ -611,10 +598,10 @@ impl Reader<'_> {
         name: &str,
         size: usize,
         align: usize,
-        fields: &[(Field, u32, u64)],
+        fields: &[(Field, u32)],
     ) -> Result<(), DecodeError> {
         let mut end = 0;
-        for (f, _, _) in fields {
+        for (f, _) in fields {
             let t = &f.ty;
             let fits = f.offset >= end
                 && f.offset.is_multiple_of(t.align())
@@ -645,11 +632,11 @@ impl Reader<'_> {
         let discriminator = fields.first().map(|f| &f.ty);
         let repr = match discriminator.map(Descriptor::kind) {
             Some(Kind::Primitive(p)) if p.is_integer() || *p == Primitive::Bool => *p,
-            Some(Kind::Enum { repr, .. }) => *repr,
+            Some(Kind::Enum { repr, .. } | Kind::Bitmask { repr, .. }) => *repr,
             _ => {
                 return Err(self.fail_at(
                     start,
-                    format!("`{name}`: a union's first field must be an integer, bool or enum discriminator"),
+                    format!("`{name}`: a union's first field must be an integer, bool, enum or bitmask discriminator"),
                 ));
             }
         };

@@ -20,7 +20,7 @@ mod validate;
 mod value;
 
 pub use descriptor::{Case, ContainerLayout, Descriptor, Difference, Field, Flag, Kind, Variant};
-pub use encoding::{DecodeError, EncodeError, FORMAT_VERSION, MAX_ALIGN, MAX_DEPTH, MAX_WEIGHT};
+pub use encoding::{DecodeError, EncodeError, FORMAT_VERSION, MAX_ALIGN, MAX_DEPTH};
 pub use value::{Value, ValueError};
 
 #[cfg(test)]

@@ -191,6 +191,8 @@ impl Descriptor {
                 self.size()
             )));
         }
+        // Whatever `out` held (a recycled chunk's earlier message) goes: filler first.
+        out.fill(0);
         fill(self, out);
         encode(self, value, out)
     }
@@ -393,7 +395,7 @@ fn discriminator_value(d: &Descriptor, raw: &[u8]) -> Option<i128> {
         Kind::Primitive(p) => read_discriminant(raw, *p).or_else(|| {
             (*p == Primitive::Bool).then(|| i128::from(raw.first().copied().unwrap_or(0) != 0))
         }),
-        Kind::Enum { repr, .. } => read_discriminant(raw, *repr),
+        Kind::Enum { repr, .. } | Kind::Bitmask { repr, .. } => read_discriminant(raw, *repr),
         _ => None,
     }
 }
@@ -670,8 +672,13 @@ fn encode_primitive(p: Primitive, value: &Value, out: &mut [u8]) -> Result<(), V
             other => Err(expected("true or false", other)),
         },
         Primitive::F32 => {
-            let f = float(value).ok_or_else(|| expected("a number", value))?;
-            out[..4].copy_from_slice(&(f as f32).to_ne_bytes());
+            // An `f32` value is written as it is: through `f64` a NaN's payload could
+            // change (a signalling NaN comes back quiet).
+            let f = match value {
+                Value::F32(f) => *f,
+                other => float(other).ok_or_else(|| expected("a number", other))? as f32,
+            };
+            out[..4].copy_from_slice(&f.to_ne_bytes());
             Ok(())
         }
         Primitive::F64 => {
