@@ -122,6 +122,15 @@ impl Setup {
 }
 
 impl Setup {
+    /// A node of this test's domain.
+    pub fn node(&self, name: &str) -> shmbus::Node {
+        shmbus::Node::builder()
+            .name(name)
+            .config(self.config.clone())
+            .create()
+            .unwrap_or_else(|e| panic!("node {name}: {e}"))
+    }
+
     /// Fails the test if anything of its domain is left: an object in `/dev/shm` or the
     /// runtime folder.
     pub fn assert_clean(&self) {

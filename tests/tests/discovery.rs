@@ -5,17 +5,9 @@
 
 use shmbus::port::{Departure, PortEvent};
 use shmbus::service::{Pattern, PortRole, ServiceInfo, ServiceQos};
-use shmbus::{Node, Service, ShmMessage};
+use shmbus::{Service, ShmMessage};
 use shmbus_tests::everything::Everything;
 use shmbus_tests::{Answer, Ask, Counted, Peer, Setup};
-
-fn node(setup: &Setup, name: &str) -> Node {
-    Node::builder()
-        .name(name)
-        .config(setup.config.clone())
-        .create()
-        .unwrap()
-}
 
 fn child(setup: &Setup, role: &str, service: &str) -> Peer {
     Peer::start(
@@ -47,7 +39,7 @@ fn names(services: &[ServiceInfo]) -> Vec<(String, Pattern)> {
 fn the_list_shows_exactly_the_live_services_and_forgets_the_dead() {
     let setup = Setup::new("dy", "list");
     {
-        let node = node(&setup, "lister");
+        let node = setup.node("lister");
         assert!(listed(&setup).is_empty());
         let stream = Service::publish_subscribe::<Everything>(&node, "robot/state")
             .history(1)
@@ -162,7 +154,7 @@ fn the_list_shows_exactly_the_live_services_and_forgets_the_dead() {
 fn a_subscriber_sees_its_publishers_connect_leave_and_die() {
     let setup = Setup::new("dy", "events");
     {
-        let node = node(&setup, "watcher");
+        let node = setup.node("watcher");
         let service = Service::publish_subscribe::<Counted>(&node, "watched")
             .create()
             .unwrap();
@@ -227,7 +219,7 @@ fn a_subscriber_sees_its_publishers_connect_leave_and_die() {
 fn a_client_sees_its_servers_leave_and_die() {
     let setup = Setup::new("dy", "rr_events");
     {
-        let node = node(&setup, "client");
+        let node = setup.node("client");
         let service = Service::request_response::<Ask, Answer>(&node, "rec/rr")
             .create()
             .unwrap();

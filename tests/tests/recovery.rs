@@ -8,14 +8,6 @@ use shmbus::port::ResponseError;
 use shmbus::{Node, Service};
 use shmbus_tests::{Answer, Ask, Counted, Peer, Setup, checksum, leftovers};
 
-fn node(setup: &Setup, name: &str) -> Node {
-    Node::builder()
-        .name(name)
-        .config(setup.config.clone())
-        .create()
-        .unwrap()
-}
-
 fn pubsub_child(setup: &Setup, role: &str, service: &str, extra: &[&str]) -> Peer {
     Peer::start(
         env!("CARGO_BIN_EXE_pubsub-child"),
@@ -40,7 +32,7 @@ fn rr_child(setup: &Setup, role: &str) -> Peer {
 fn a_dead_publishers_samples_stay_readable_and_it_is_seen_leaving() {
     let setup = Setup::new("rec", "publisher");
     {
-        let node = node(&setup, "survivor");
+        let node = setup.node("survivor");
         let service = Service::publish_subscribe::<Counted>(&node, "rec/ps")
             .subscriber_buffer(8)
             .create()
@@ -85,7 +77,7 @@ fn a_dead_publishers_samples_stay_readable_and_it_is_seen_leaving() {
 fn a_dead_subscribers_chunks_return_and_the_others_keep_receiving() {
     let setup = Setup::new("rec", "subscriber");
     {
-        let node = node(&setup, "survivor");
+        let node = setup.node("survivor");
         let service = Service::publish_subscribe::<Counted>(&node, "rec/ps")
             .subscriber_buffer(4)
             .create()
@@ -129,7 +121,7 @@ fn a_dead_subscribers_chunks_return_and_the_others_keep_receiving() {
 fn a_dead_clients_responses_are_reclaimed() {
     let setup = Setup::new("rec", "client");
     {
-        let node = node(&setup, "server");
+        let node = setup.node("server");
         let service = Service::request_response::<Ask, Answer>(&node, "rec/rr")
             .create()
             .unwrap();
@@ -159,7 +151,7 @@ fn a_dead_clients_responses_are_reclaimed() {
 fn a_dead_server_is_reported_and_its_request_chunk_returns() {
     let setup = Setup::new("rec", "server");
     {
-        let node = node(&setup, "client");
+        let node = setup.node("client");
         let service = Service::request_response::<Ask, Answer>(&node, "rec/rr")
             .create()
             .unwrap();
@@ -235,7 +227,7 @@ fn a_cleaner_killed_halfway_leaves_work_the_next_one_finishes() {
 fn exiting_without_dropping_ports_is_a_crash_and_is_cleaned_up() {
     let setup = Setup::new("rec", "exit");
     {
-        let node = node(&setup, "survivor");
+        let node = setup.node("survivor");
         // The QoS `chaos-child` opens with.
         let service = shmbus_tests::chaos::ps_builder(&node, "rec/ps")
             .create()
@@ -274,7 +266,7 @@ fn exiting_without_dropping_ports_is_a_crash_and_is_cleaned_up() {
 fn a_lossless_publisher_is_not_held_up_by_a_dead_subscriber() {
     let setup = Setup::new("rec", "lossless");
     {
-        let node = node(&setup, "survivor");
+        let node = setup.node("survivor");
         let service = Service::publish_subscribe::<Counted>(&node, "rec/ps")
             .subscriber_buffer(4)
             .overflow(shmbus::OverflowPolicy::Block)

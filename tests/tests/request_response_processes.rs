@@ -21,21 +21,13 @@ fn service(node: &Node) -> RequestResponseService<Ask, Answer> {
         .unwrap()
 }
 
-fn node(setup: &Setup, name: &str) -> Node {
-    Node::builder()
-        .name(name)
-        .config(setup.config.clone())
-        .create()
-        .unwrap()
-}
-
 const CALLS: u64 = 100_000;
 
 #[test]
 fn four_clients_two_servers_every_response_answers_its_request() {
     let setup = Setup::new("rr", "many");
     {
-        let node = node(&setup, "owner");
+        let node = setup.node("owner");
         let _service = service(&node);
         let servers: Vec<Peer> = (0..2).map(|_| start(&setup, "server", 0)).collect();
         let clients: Vec<Peer> = (0..4).map(|_| start(&setup, "client", CALLS)).collect();
@@ -63,7 +55,7 @@ fn four_clients_two_servers_every_response_answers_its_request() {
 fn a_stream_of_ten_thousand_arrives_in_order() {
     let setup = Setup::new("rr", "stream");
     {
-        let node = node(&setup, "client");
+        let node = setup.node("client");
         let service = service(&node);
         let server = start(&setup, "server", 0);
         let client = service.client().create().unwrap();
@@ -97,7 +89,7 @@ fn a_stream_of_ten_thousand_arrives_in_order() {
 fn a_server_killed_mid_call_is_an_error_not_a_hang() {
     let setup = Setup::new("rr", "server_dies");
     {
-        let node = node(&setup, "client");
+        let node = setup.node("client");
         let service = service(&node);
         let mut hang = start(&setup, "hang", 0);
         let client = service.client().create().unwrap();
@@ -132,7 +124,7 @@ fn a_server_killed_mid_call_is_an_error_not_a_hang() {
 fn a_client_killed_mid_stream_does_not_stop_the_server() {
     let setup = Setup::new("rr", "client_dies");
     {
-        let node = node(&setup, "server");
+        let node = setup.node("server");
         let service = service(&node);
         let server = service
             .server()
@@ -207,7 +199,7 @@ fn a_client_killed_mid_stream_does_not_stop_the_server() {
 fn a_waitset_wakes_up_for_a_pending_response_whose_server_died() {
     let setup = Setup::new("rr", "waitset_dies");
     {
-        let node = node(&setup, "client");
+        let node = setup.node("client");
         let service = service(&node);
         let mut hang = start(&setup, "hang", 0);
         let client = service.client().create().unwrap();

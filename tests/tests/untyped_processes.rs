@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use shmbus::message::{Descriptor, Value};
-use shmbus::{Node, Service, ShmMessage};
+use shmbus::{Service, ShmMessage};
 use shmbus_tests::everything::Everything;
 use shmbus_tests::{Peer, Setup};
 
@@ -21,14 +21,6 @@ fn start(setup: &Setup, role: &str, service: &str, n: u64) -> Peer {
         service,
         &[&n.to_string()],
     )
-}
-
-fn node(setup: &Setup, name: &str) -> Node {
-    Node::builder()
-        .name(name)
-        .config(setup.config.clone())
-        .create()
-        .unwrap()
 }
 
 /// The bytes a byte-level sender makes of `Everything::sample(seq)`'s JSON.
@@ -64,7 +56,7 @@ fn a_typed_publisher_reaches_a_byte_level_subscriber() {
     let setup = Setup::new("ut", "typed_to_raw");
     {
         let mut publisher = start(&setup, "typed-publish", "every/kind", SAMPLES);
-        let node = node(&setup, "raw-subscriber");
+        let node = setup.node("raw-subscriber");
         let service = Service::raw_publish_subscribe(&node, "every/kind")
             .open()
             .unwrap();
@@ -104,7 +96,7 @@ fn a_byte_level_publisher_reaches_a_typed_subscriber() {
     let setup = Setup::new("ut", "raw_to_typed");
     {
         let mut subscriber = start(&setup, "typed-subscribe", "every/kind", SAMPLES);
-        let node = node(&setup, "raw-publisher");
+        let node = setup.node("raw-publisher");
         let service = Service::raw_publish_subscribe(&node, "every/kind")
             .open()
             .unwrap();
@@ -142,7 +134,7 @@ fn a_byte_level_client_calls_a_typed_server_and_back() {
     let setup = Setup::new("ut", "raw_client");
     {
         let mut server = start(&setup, "typed-server", "every/call", SAMPLES);
-        let node = node(&setup, "raw-client");
+        let node = setup.node("raw-client");
         let service = Service::raw_request_response(&node, "every/call")
             .open()
             .unwrap();

@@ -1,14 +1,13 @@
 //! Publishers: [`Publisher<T>`] for a Rust message type, [`RawPublisher`] for a type known
-//! at run time. Both are thin layers over the channel's [`Sender`]: the typed one adds the
+//! at run time. Both are thin layers over the channel's `Sender`: the typed one adds the
 //! type, the byte-level one validation against the service's descriptor.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::channel::{
-    LoanError, Loaned, PortEvent, PublisherCreateError, SendError, Sender, SenderOptions, Target,
-    TypedLoan,
+    LoanError, Loaned, PublisherCreateError, SendError, Sender, SenderOptions, Target, TypedLoan,
+    copy_exact, counterpart_methods, sender_setters,
 };
 use crate::message::{AnyBitPattern, Descriptor, ShmMessage, Value, ValueError};
 use crate::service::{PubSubService, RawPubSubService, ServiceInner};
@@ -16,30 +15,11 @@ use crate::service::{PubSubService, RawPubSubService, ServiceInner};
 #[allow(unused_imports)] // for the docs
 use crate::service::OverflowPolicy;
 
-/// The setters both publisher builders share.
-macro_rules! publisher_setters {
-    () => {
-        /// Stamps every sample with the monotonic clock at send, for
-        /// [`Sample::timestamp_ns`](crate::port::Sample::timestamp_ns) (default off: reading
-        /// the clock is a fifth of the cost of a send, and most messages carry their own
-        /// time).
-        pub fn timestamps(mut self, on: bool) -> Self {
-            self.options.timestamps = on;
-            self
-        }
-
-        /// How long `send` waits for room under [`OverflowPolicy::Block`] (default 1 s).
-        pub fn send_timeout(mut self, timeout: Duration) -> Self {
-            self.options.send_timeout = timeout;
-            self
-        }
-    };
-}
-
 /// What both publishers tell about themselves and their subscribers.
 macro_rules! publisher_info {
     () => {
         /// The port's id (it is in every sample's header).
+        #[inline]
         pub fn id(&self) -> u64 {
             self.sender.id()
         }
@@ -66,26 +46,7 @@ macro_rules! publisher_info {
             self.sender.connected_ports()
         }
 
-        /// How many subscribers are connected now (a look at the registry: no system call).
-        pub fn subscriber_count(&self) -> usize {
-            self.sender.connected()
-        }
-
-        /// Subscribers that connected or went away since the last call, oldest first (at
-        /// most [`EVENTS_KEPT`](crate::port::EVENTS_KEPT)). A subscriber whose process died
-        /// shows as [`Departure::Died`](crate::port::Departure::Died) once a cleaner removed it (see
-        /// [`check_liveness`](Self::check_liveness)).
-        pub fn take_events(&self) -> Vec<PortEvent> {
-            self.sender.take_events()
-        }
-
-        /// Tests whether the processes of the service's ports are alive (a `flock(2)` per
-        /// node: not for every loop iteration) and removes the ports of dead ones, whose
-        /// departures then show in [`take_events`](Self::take_events). Returns how many dead
-        /// nodes were found.
-        pub fn check_liveness(&self) -> usize {
-            self.sender.check_liveness()
-        }
+        counterpart_methods!(subscriber_count, "subscribers", sender);
     };
 }
 
@@ -99,7 +60,10 @@ pub struct PublisherBuilder<T> {
 }
 
 impl<T: ShmMessage> PublisherBuilder<T> {
-    publisher_setters!();
+    sender_setters!(
+        "Stamps every sample with the monotonic clock at send, for [`Sample::timestamp_ns`](crate::port::Sample::timestamp_ns) (default off: reading the clock is a fifth of the cost of a send, and most messages carry their own time).",
+        "How long `send` waits for room under [`OverflowPolicy::Block`] (default 1 s)."
+    );
 
     /// Creates the publisher and its data segment.
     pub fn create(self) -> Result<Publisher<T>, PublisherCreateError> {
@@ -138,6 +102,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// the stack and moved in: for messages of many kilobytes use
     /// [`loan_zeroed`](Self::loan_zeroed), [`loan_recycled`](Self::loan_recycled) or
     /// [`loan_uninit`](Self::loan_uninit), which write in place.
+    #[inline]
     pub fn loan(&self) -> Result<SampleMut<'_, T>, LoanError>
     where
         T: Default,
@@ -149,6 +114,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// which zero bytes are a value (every type but enums without a zero variant; refused
     /// at compile time otherwise). IDL-generated structs with `@default` members get those
     /// from [`loan`](Self::loan), not from this.
+    #[inline]
     pub fn loan_zeroed(&self) -> Result<SampleMut<'_, T>, LoanError> {
         const {
             assert!(
@@ -166,6 +132,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// rewritten in part. Only for types valid for every bit pattern ([`AnyBitPattern`]:
     /// integers, floats, arrays and structs of them; not `bool`, enums, strings, sequences,
     /// optionals or unions).
+    #[inline]
     pub fn loan_recycled(&self) -> Result<SampleMut<'_, T>, LoanError>
     where
         T: AnyBitPattern,
@@ -175,6 +142,7 @@ impl<T: ShmMessage> Publisher<T> {
 
     /// Loans a sample with uninitialised payload; write it with [`SampleUninit::write`] or
     /// through [`SampleUninit::as_mut_ptr`] and [`SampleUninit::assume_init`].
+    #[inline]
     pub fn loan_uninit(&self) -> Result<SampleUninit<'_, T>, LoanError> {
         Ok(SampleUninit {
             loaned: Loaned::typed::<T>(&self.sender)?,
@@ -184,6 +152,7 @@ impl<T: ShmMessage> Publisher<T> {
 
     /// Copies `value` into a loaned sample and sends it; returns how many subscribers got
     /// it.
+    #[inline]
     pub fn send_copy(&self, value: &T) -> Result<usize, SendError>
     where
         T: Copy,
@@ -201,6 +170,7 @@ pub struct SampleUninit<'a, T> {
 
 impl<'a, T: ShmMessage> SampleUninit<'a, T> {
     /// Moves `value` into the sample.
+    #[inline]
     pub fn write(mut self, value: T) -> SampleMut<'a, T> {
         let ptr = self.as_mut_ptr();
         if !ptr.is_null() {
@@ -243,6 +213,7 @@ pub struct SampleMut<'a, T> {
 
 impl<'a, T: ShmMessage> SampleMut<'a, T> {
     /// The loan must come from `Loaned::typed::<T>` and hold a valid `T`.
+    #[inline]
     fn new(loaned: Loaned<'a>) -> Self {
         // SAFETY: every caller passes a typed loan it initialised: `write` wrote a `T`,
         // `loan_zeroed` zero bytes (valid for `T`, asserted at compile time),
@@ -254,6 +225,7 @@ impl<'a, T: ShmMessage> SampleMut<'a, T> {
     }
 
     /// Sends the sample to every connected subscriber; returns how many got it.
+    #[inline]
     pub fn send(self) -> Result<usize, SendError> {
         let mut loaned = self.loan.into_loaned();
         match loaned.take() {
@@ -268,12 +240,14 @@ impl<'a, T: ShmMessage> SampleMut<'a, T> {
 
 impl<T: ShmMessage> std::ops::Deref for SampleMut<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         &self.loan
     }
 }
 
 impl<T: ShmMessage> std::ops::DerefMut for SampleMut<'_, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
         &mut self.loan
     }
@@ -288,7 +262,10 @@ pub struct RawPublisherBuilder {
 }
 
 impl RawPublisherBuilder {
-    publisher_setters!();
+    sender_setters!(
+        "Stamps every sample with the monotonic clock at send, for [`Sample::timestamp_ns`](crate::port::Sample::timestamp_ns) (default off: reading the clock is a fifth of the cost of a send, and most messages carry their own time).",
+        "How long `send` waits for room under [`OverflowPolicy::Block`] (default 1 s)."
+    );
 
     /// Creates the publisher and its data segment.
     pub fn create(self) -> Result<RawPublisher, PublisherCreateError> {
@@ -328,6 +305,7 @@ impl RawPublisher {
 
     /// Loans a sample whose bytes hold whatever its chunk held (an earlier sample of this
     /// publisher, or zeroes): write all of them, then [`send`](RawSampleMut::send).
+    #[inline]
     pub fn loan(&self) -> Result<RawSampleMut<'_>, LoanError> {
         Ok(RawSampleMut {
             loaned: Loaned::new(&self.sender, self.sender.loan()?),
@@ -339,16 +317,7 @@ impl RawPublisher {
     /// sends it; returns how many subscribers got it.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<usize, SendError> {
         let mut sample = self.loan()?;
-        let payload = sample.bytes_mut();
-        if payload.len() != bytes.len() {
-            return Err(SendError::Invalid(crate::message::ValidationError::new(
-                crate::message::Problem::WrongSize {
-                    expected: payload.len(),
-                    found: bytes.len(),
-                },
-            )));
-        }
-        payload.copy_from_slice(bytes);
+        copy_exact(sample.bytes_mut(), bytes).map_err(SendError::Invalid)?;
         sample.send()
     }
 
@@ -396,6 +365,7 @@ impl RawSampleMut<'_> {
     /// Checks the bytes against the message type and sends them to every connected
     /// subscriber; returns how many got them. Invalid bytes are not sent: the error names
     /// the field.
+    #[inline]
     pub fn send(mut self) -> Result<usize, SendError> {
         self.message.validate(self.loaned.bytes_mut())?;
         let sender = self.loaned.sender();

@@ -1,5 +1,5 @@
 //! Subscribers: [`Subscriber<T>`] for a Rust message type, [`RawSubscriber`] for a type
-//! known at run time. Both are thin layers over the channel's [`Receiver`]: the typed one
+//! known at run time. Both are thin layers over the channel's `Receiver`: the typed one
 //! validates and reads the bytes as a `T`, the byte-level one validates them against the
 //! service's descriptor and hands them out with it.
 
@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::{
-    PortEvent, ReceiveError, Received, Receiver, SubscriberCreateError, TypedReceived, validator,
+    ReceiveError, Received, Receiver, SubscriberCreateError, TypedReceived, counterpart_methods,
+    raw_payload_methods, validator,
 };
-use crate::message::{Descriptor, ShmMessage, ValidationError, Value};
-use crate::os::mmap::Mapping;
+use crate::message::{Descriptor, ShmMessage, ValidationError};
 use crate::service::{PubSubService, RawPubSubService, ServiceInner};
-use crate::sync::Event;
 
 /// What both subscribers share: receiving (with the check of their kind), waiting, and
 /// what they tell about themselves and their publishers.
@@ -25,6 +24,7 @@ macro_rules! subscriber_methods {
         }
 
         /// The next sample, if one is waiting. Never blocks.
+        #[inline]
         pub fn receive(&self) -> Result<Option<$sample>, ReceiveError> {
             Ok(self
                 .receiver
@@ -68,26 +68,7 @@ macro_rules! subscriber_methods {
             self.receiver.connected_ports()
         }
 
-        /// How many publishers are connected now (a look at the registry: no system call).
-        pub fn publisher_count(&self) -> usize {
-            self.receiver.connected()
-        }
-
-        /// Publishers that connected or went away since the last call, oldest first (at
-        /// most [`EVENTS_KEPT`](crate::port::EVENTS_KEPT)). A publisher whose process died
-        /// shows as [`Departure::Died`](crate::port::Departure::Died) once a cleaner removed
-        /// it: any process opening the service, or [`check_liveness`](Self::check_liveness).
-        pub fn take_events(&self) -> Vec<PortEvent> {
-            self.receiver.take_events()
-        }
-
-        /// Tests whether the processes of the service's ports are alive (a `flock(2)` per
-        /// node: not for every loop iteration) and removes the ports of dead ones, whose
-        /// departures then show in [`take_events`](Self::take_events). Returns how many dead
-        /// nodes were found.
-        pub fn check_liveness(&self) -> usize {
-            self.receiver.check_liveness()
-        }
+        counterpart_methods!(publisher_count, "publishers", receiver);
     };
 }
 
@@ -95,12 +76,14 @@ macro_rules! subscriber_methods {
 macro_rules! sample_header {
     () => {
         /// Id of the publisher that sent it.
+        #[inline]
         pub fn publisher_id(&self) -> u64 {
             self.received.header().origin
         }
 
         /// The publisher's sequence number of this sample (from 1, no gaps on the sender
         /// side: a gap seen here was overwritten or discarded on the way).
+        #[inline]
         pub fn sequence(&self) -> u64 {
             self.received.header().sequence
         }
@@ -108,35 +91,15 @@ macro_rules! sample_header {
         /// When it was sent, in nanoseconds of `CLOCK_MONOTONIC` (the same clock in every
         /// process), if its publisher stamps samples
         /// ([`PublisherBuilder::timestamps`](crate::port::PublisherBuilder::timestamps)).
+        #[inline]
         pub fn timestamp_ns(&self) -> Option<u64> {
             Some(self.received.header().timestamp_ns).filter(|&t| t != 0)
         }
     };
 }
 
-impl<T> super::waitset::sealed::Sealed for Subscriber<T> {}
-
-impl<T: ShmMessage> super::Waitable for Subscriber<T> {
-    fn wait_event(&self) -> Option<&Event<Arc<Mapping>>> {
-        self.receiver.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.receiver.poll_ready()
-    }
-}
-
-impl super::waitset::sealed::Sealed for RawSubscriber {}
-
-impl super::Waitable for RawSubscriber {
-    fn wait_event(&self) -> Option<&Event<Arc<Mapping>>> {
-        self.receiver.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.receiver.poll_ready()
-    }
-}
+super::waitset::waitable!({T} Subscriber<T>, |s| event: s.receiver.event(), ready: s.receiver.poll_ready());
+super::waitset::waitable!(RawSubscriber, |s| event: s.receiver.event(), ready: s.receiver.poll_ready());
 
 /// Builds a [`Subscriber`].
 #[derive(Debug)]
@@ -178,10 +141,12 @@ pub struct Subscriber<T> {
 impl<T: ShmMessage> Subscriber<T> {
     subscriber_methods!(Sample<'_, T>);
 
+    #[inline]
     fn check(&self) -> impl Fn(&[u8]) -> Result<(), ValidationError> + 'static {
         validator::<T>
     }
 
+    #[inline]
     fn sample<'a>(&'a self, received: Received<'a>) -> Sample<'a, T> {
         // SAFETY: `receive` received the chunk with `validator::<T>` as its check.
         #[allow(unsafe_code)]
@@ -205,6 +170,7 @@ impl<T: ShmMessage> Sample<'_, T> {
 
 impl<T: ShmMessage> std::ops::Deref for Sample<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         &self.received
     }
@@ -248,6 +214,7 @@ pub struct RawSubscriber {
 impl RawSubscriber {
     subscriber_methods!(RawSample<'_>);
 
+    #[inline]
     fn check(&self) -> impl Fn(&[u8]) -> Result<(), ValidationError> + '_ {
         let message = self.message_type();
         move |bytes: &[u8]| message.validate(bytes)
@@ -258,6 +225,7 @@ impl RawSubscriber {
         self.receiver.service().type_of(0)
     }
 
+    #[inline]
     fn sample<'a>(&'a self, received: Received<'a>) -> RawSample<'a> {
         RawSample {
             received,
@@ -277,19 +245,11 @@ pub struct RawSample<'a> {
 impl RawSample<'_> {
     sample_header!();
 
-    /// The payload's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        self.received.bytes()
-    }
+    raw_payload_methods!(received);
 
     /// The message type.
     pub fn message_type(&self) -> &Descriptor {
         self.message
-    }
-
-    /// The payload decoded as a [`Value`] tree (a copy).
-    pub fn value(&self) -> Result<Value, ValidationError> {
-        self.message.decode_value(self.bytes())
     }
 }
 

@@ -41,6 +41,36 @@ pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
+/// Implements [`Waitable`] for a port: `self` is bound to `$s` in the expressions giving
+/// its event word and whether it is ready, and optionally how often to look again.
+macro_rules! waitable {
+    (
+        $({$($generics:tt)*})? $ty:ty,
+        |$s:ident| event: $event:expr, ready: $ready:expr $(, interval: $interval:expr)? $(,)?
+    ) => {
+        impl$(<$($generics)*>)? $crate::port::waitset::sealed::Sealed for $ty {}
+
+        impl$(<$($generics)*>)? $crate::port::Waitable for $ty {
+            fn wait_event(&self) -> Option<&$crate::sync::Event<std::sync::Arc<$crate::os::mmap::Mapping>>> {
+                let $s = self;
+                $event
+            }
+
+            fn is_ready(&self) -> bool {
+                let $s = self;
+                $ready
+            }
+
+            $(
+                fn poll_interval(&self) -> Option<std::time::Duration> {
+                    $interval
+                }
+            )?
+        }
+    };
+}
+pub(crate) use waitable;
+
 /// A port a [`WaitSet`] can wait on. Implemented by the ports of this crate only.
 pub trait Waitable: sealed::Sealed {
     /// The event word the port's peers notify.

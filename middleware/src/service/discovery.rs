@@ -170,9 +170,12 @@ pub struct InspectError {
 }
 
 impl super::Service {
-    /// Every service of `config`'s domain, read without joining any (see the module docs
-    /// of [`discovery`](self)): one entry each, an error for a service that cannot be read.
-    /// Sorted by name and pattern.
+    /// Every service of `config`'s domain: one entry each, sorted by name and pattern, or
+    /// an error naming a service whose shared memory cannot be read (a damaged static part
+    /// or descriptor). Read without joining: objects are mapped read-only and checked as an
+    /// opener checks them, nothing is written and no lock is taken, so looking never
+    /// disturbs the domain; what it sees is a snapshot. Services being created are left
+    /// out.
     pub fn list(config: &Config) -> Result<Vec<Result<ServiceInfo, InspectError>>, DiscoveryError> {
         let fail = |source| DiscoveryError {
             domain: config.domain().to_owned(),

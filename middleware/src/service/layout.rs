@@ -8,7 +8,7 @@
 //!
 //! ## Static part
 //!
-//! A fixed [`Header`] of 256 bytes, read by copying it out (byte-wise atomic loads: another
+//! A fixed `Header` of 256 bytes, read by copying it out (byte-wise atomic loads: another
 //! process may write any byte at any time) and reading the copy as the `#[repr(C)]` struct
 //! with zerocopy, so that field offsets come from the struct, not from arithmetic:
 //!
@@ -516,6 +516,7 @@ impl Geometry {
     }
 
     /// Channel `ch` (0 or 1; a missing channel 1 falls back to 0, never out of bounds).
+    #[inline]
     pub(crate) fn channel(&self, ch: usize) -> &Channel {
         &self.channels[ch.min(self.channel_count - 1)]
     }

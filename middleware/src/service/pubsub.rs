@@ -90,6 +90,32 @@ impl Settings {
     }
 }
 
+/// What both service handles offer.
+macro_rules! handle_methods {
+    () => {
+        /// The service's name.
+        pub fn name(&self) -> &ServiceName {
+            &self.inner.name
+        }
+
+        /// The service's QoS (as created).
+        pub fn qos(&self) -> &PubSubQos {
+            self.inner.qos(0)
+        }
+
+        /// The message type, as the service stores it.
+        pub fn message_type(&self) -> &Descriptor {
+            self.inner.type_of(0)
+        }
+
+        /// Removes the entries and ports of dead nodes from this service; returns how many
+        /// dead nodes were found.
+        pub fn remove_dead_nodes(&self) -> usize {
+            self.inner.remove_dead_nodes().nodes
+        }
+    };
+}
+
 /// The setters both builders share.
 macro_rules! pubsub_setters {
     () => {
@@ -245,26 +271,7 @@ impl<T> PubSubService<T> {
         }
     }
 
-    /// The service's name.
-    pub fn name(&self) -> &ServiceName {
-        &self.inner.name
-    }
-
-    /// The service's QoS (as created).
-    pub fn qos(&self) -> &PubSubQos {
-        self.inner.qos(0)
-    }
-
-    /// The message type's run-time descriptor.
-    pub fn message_type(&self) -> &Descriptor {
-        self.inner.type_of(0)
-    }
-
-    /// Removes the entries and ports of dead nodes from this service; returns how many
-    /// dead nodes were found.
-    pub fn remove_dead_nodes(&self) -> usize {
-        self.inner.remove_dead_nodes().nodes
-    }
+    handle_methods!();
 }
 
 /// A publish-subscribe service whose message type is known at run time. Its ports send and
@@ -275,24 +282,5 @@ pub struct RawPubSubService {
 }
 
 impl RawPubSubService {
-    /// The service's name.
-    pub fn name(&self) -> &ServiceName {
-        &self.inner.name
-    }
-
-    /// The service's QoS (as created).
-    pub fn qos(&self) -> &PubSubQos {
-        self.inner.qos(0)
-    }
-
-    /// The message type.
-    pub fn message_type(&self) -> &Descriptor {
-        self.inner.type_of(0)
-    }
-
-    /// Removes the entries and ports of dead nodes from this service; returns how many
-    /// dead nodes were found.
-    pub fn remove_dead_nodes(&self) -> usize {
-        self.inner.remove_dead_nodes().nodes
-    }
+    handle_methods!();
 }

@@ -132,20 +132,24 @@ impl Registry {
     }
 
     /// Channel `ch` of the service.
+    #[inline]
     pub(crate) fn channel(&self, ch: usize) -> &Channel {
         self.geometry.channel(ch)
     }
 
     /// The QoS the ports of channel `ch` work with.
+    #[inline]
     pub(crate) fn qos(&self, ch: usize) -> &PubSubQos {
         &self.channel(ch).qos
     }
 
+    #[inline]
     pub(crate) fn word(&self, at: usize) -> Option<&AtomicU64> {
         self.view.u64(at).ok()
     }
 
     /// The registry generation: changes whenever a port joins or leaves.
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         // SYNC(acquire): pairs with the release `fetch_add` in `bump_generation`.
         self.word(GENERATION_AT)
@@ -270,6 +274,7 @@ impl Registry {
     }
 
     /// Whether publisher slot `p` of channel `ch` is draining.
+    #[inline]
     pub(crate) fn slot_is_draining(&self, ch: usize, p: usize) -> bool {
         let at = PortKind::Publisher.slot_at(self.channel(ch), p);
         self.word(at + SLOT_STATE)

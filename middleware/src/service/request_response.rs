@@ -89,6 +89,37 @@ impl Settings {
     }
 }
 
+/// What both service handles offer.
+macro_rules! handle_methods {
+    () => {
+        /// The service's name.
+        pub fn name(&self) -> &ServiceName {
+            &self.inner.name
+        }
+
+        /// The service's QoS (as created).
+        pub fn qos(&self) -> RequestResponseQos {
+            self.inner.request_response_qos()
+        }
+
+        /// The request type, as the service stores it.
+        pub fn request_type(&self) -> &Descriptor {
+            self.inner.type_of(0)
+        }
+
+        /// The response type, as the service stores it.
+        pub fn response_type(&self) -> &Descriptor {
+            self.inner.type_of(1)
+        }
+
+        /// Removes the entries and ports of dead nodes from this service; returns how many
+        /// dead nodes were found.
+        pub fn remove_dead_nodes(&self) -> usize {
+            self.inner.remove_dead_nodes().nodes
+        }
+    };
+}
+
 /// The setters both builders share.
 macro_rules! rr_setters {
     () => {
@@ -249,31 +280,7 @@ impl<Req, Res> RequestResponseService<Req, Res> {
         }
     }
 
-    /// The service's name.
-    pub fn name(&self) -> &ServiceName {
-        &self.inner.name
-    }
-
-    /// The service's QoS (as created).
-    pub fn qos(&self) -> RequestResponseQos {
-        self.inner.request_response_qos()
-    }
-
-    /// The request type's run-time descriptor.
-    pub fn request_type(&self) -> &Descriptor {
-        self.inner.type_of(0)
-    }
-
-    /// The response type's run-time descriptor.
-    pub fn response_type(&self) -> &Descriptor {
-        self.inner.type_of(1)
-    }
-
-    /// Removes the entries and ports of dead nodes from this service; returns how many
-    /// dead nodes were found.
-    pub fn remove_dead_nodes(&self) -> usize {
-        self.inner.remove_dead_nodes().nodes
-    }
+    handle_methods!();
 }
 
 /// A request-response service whose types are known at run time. Its ports send and
@@ -285,29 +292,5 @@ pub struct RawRequestResponseService {
 }
 
 impl RawRequestResponseService {
-    /// The service's name.
-    pub fn name(&self) -> &ServiceName {
-        &self.inner.name
-    }
-
-    /// The service's QoS (as created).
-    pub fn qos(&self) -> RequestResponseQos {
-        self.inner.request_response_qos()
-    }
-
-    /// The request type.
-    pub fn request_type(&self) -> &Descriptor {
-        self.inner.type_of(0)
-    }
-
-    /// The response type.
-    pub fn response_type(&self) -> &Descriptor {
-        self.inner.type_of(1)
-    }
-
-    /// Removes the entries and ports of dead nodes from this service; returns how many
-    /// dead nodes were found.
-    pub fn remove_dead_nodes(&self) -> usize {
-        self.inner.remove_dead_nodes().nodes
-    }
+    handle_methods!();
 }

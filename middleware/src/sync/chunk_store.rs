@@ -186,18 +186,18 @@ pub enum StoreError {
     },
 }
 
-/// A loaned chunk's payload bytes: the owner may read and write them. Keeps the segment
-/// mapped. Give the chunk back with [`ChunkStore::share`] or [`ChunkStore::discard`]
-/// (through [`LoanedChunk::into_parts`]).
+/// A loaned chunk: its token and where its payload is. The owner may read and write the
+/// payload while the [`ChunkStore`] that loaned it is alive (the store keeps the segment
+/// mapped; the chunk does not, so a loan costs no reference count). Give the chunk back with
+/// [`ChunkStore::share`] or [`ChunkStore::discard`] (through [`LoanedChunk::into_loan`]).
 #[derive(Debug)]
-pub struct LoanedChunk<R> {
+pub struct LoanedChunk {
     loan: Loan,
     ptr: NonNull<u8>,
     len: usize,
-    region: R,
 }
 
-impl<R> LoanedChunk<R> {
+impl LoanedChunk {
     /// The chunk's index.
     pub fn index(&self) -> u32 {
         self.loan.index
@@ -205,16 +205,19 @@ impl<R> LoanedChunk<R> {
 
     /// The payload's address (aligned as the segment's layout says), for writing a value in
     /// place.
+    #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.ptr.as_ptr()
     }
 
     /// The payload's address, for reading.
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr.as_ptr()
     }
 
     /// The payload's length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -225,26 +228,33 @@ impl<R> LoanedChunk<R> {
     }
 
     /// The payload's bytes, to read and write.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
+    ///
+    /// # Safety
+    ///
+    /// The [`ChunkStore`] that loaned the chunk must still be alive: it keeps the segment
+    /// mapped.
+    #[inline]
+    pub unsafe fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: `ptr` and `len` were checked by `ChunkStore::loan_chunk` to lie inside the
-        // segment, which `region` keeps mapped; every byte of a segment is initialised
-        // (zero-filled by the kernel or the heap, then only ever written), and any bytes
-        // are valid `u8`s; the `Loan` proves this process holds the chunk alone (not in any
-        // queue, readers map read-only), and `&mut self` makes this the only reference.
+        // segment, which the store keeps mapped while it lives (the caller's promise);
+        // every byte of a segment is initialised (zero-filled by the kernel or the heap,
+        // then only ever written), and any bytes are valid `u8`s; the `Loan` proves this
+        // process holds the chunk alone (not in any queue, readers map read-only), and
+        // `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
-    /// The token and the handle that kept the mapping alive. A sender drops the handle only
-    /// after publishing: dropping an `Arc` is a locked instruction, which would first wait
-    /// for the payload's stores to reach the other core and so hold up the publication.
-    pub fn into_parts(self) -> (Loan, R) {
-        (self.loan, self.region)
+    /// The token, to give the chunk back.
+    #[inline]
+    pub fn into_loan(self) -> Loan {
+        self.loan
     }
 }
 
 // SAFETY: the payload is plain memory owned by this loan alone; moving the handle to another
-// thread moves that ownership (as for `Box<[u8]>`); `R` (the mapping) must be `Send`.
-unsafe impl<R: Send> Send for LoanedChunk<R> {}
+// thread moves that ownership (as for `Box<[u8]>`); the memory stays mapped as long as the
+// store, whose owner decides on which thread it lives.
+unsafe impl Send for LoanedChunk {}
 
 /// A chunk the owner holds alone: it may write it. Not `Clone`: one token per chunk.
 #[derive(Debug)]
@@ -344,7 +354,7 @@ impl<R: Region + Clone> ChunkStore<R> {
     }
 
     /// Takes a free chunk for writing, as bytes; `Ok(None)` when every chunk is held.
-    pub fn loan_chunk(&mut self) -> Result<Option<LoanedChunk<R>>, StoreError> {
+    pub fn loan_chunk(&mut self) -> Result<Option<LoanedChunk>, StoreError> {
         let Some(loan) = self.allocate()? else {
             return Ok(None);
         };
@@ -365,12 +375,7 @@ impl<R: Region + Clone> ChunkStore<R> {
                 payload_size: self.layout.payload_size,
             });
         };
-        Ok(Some(LoanedChunk {
-            loan,
-            ptr,
-            len,
-            region: region.clone(),
-        }))
+        Ok(Some(LoanedChunk { loan, ptr, len }))
     }
 
     /// Gives up write access to a loaned chunk: from now on it is held by the readers in
@@ -538,15 +543,13 @@ impl<R: Region> ChunkReader<R> {
     }
 }
 
-impl<R: Region + Clone> ChunkReader<R> {
+impl<R: Region> ChunkReader<R> {
     /// The address of chunk `index`'s payload (`payload_size` readable bytes, aligned as
-    /// the layout says), and a handle that keeps the segment mapped; `None` if out of range.
-    pub fn payload_ptr(&self, index: u32) -> Option<(NonNull<u8>, R)> {
+    /// the layout says), valid while this reader lives; `None` if out of range.
+    #[inline]
+    pub fn payload_ptr(&self, index: u32) -> Option<NonNull<u8>> {
         let bytes = self.payload(index)?;
-        Some((
-            NonNull::from(bytes).cast::<u8>(),
-            self.view.region().clone(),
-        ))
+        Some(NonNull::from(bytes).cast::<u8>())
     }
 }
 
@@ -595,8 +598,10 @@ mod tests {
         let mut chunk = store.loan_chunk().unwrap().unwrap();
         assert_eq!(chunk.len(), 24);
         assert_eq!(chunk.as_mut_ptr() as usize % 8, 0);
-        chunk.bytes_mut()[8] = 2;
-        let (loan, _region) = chunk.into_parts();
+        // SAFETY: `store` lives to the end of the test.
+        let bytes = unsafe { chunk.bytes_mut() };
+        bytes[8] = 2;
+        let loan = chunk.into_loan();
         store.write_header(
             &loan,
             ChunkHeader {
@@ -612,7 +617,7 @@ mod tests {
         let bytes = reader.payload(index).unwrap();
         assert_eq!(bytes.len(), 24);
         assert_eq!(bytes[8], 2);
-        let (ptr, _) = reader.payload_ptr(index).unwrap();
+        let ptr = reader.payload_ptr(index).unwrap();
         assert_eq!(ptr.as_ptr().cast_const(), bytes.as_ptr());
         assert!(!store.release(index, 0b1).unwrap());
         assert!(
@@ -674,11 +679,15 @@ mod tests {
         let heap = Arc::new(HeapMapping::new(layout.segment_size).unwrap());
         let mut store = ChunkStore::create(heap, layout).unwrap();
         let mut fresh = store.loan_chunk().unwrap().unwrap();
-        assert_eq!(fresh.bytes_mut(), &[0; 16]);
-        fresh.bytes_mut()[3] = 7;
-        store.discard(fresh.into_parts().0).unwrap();
+        // SAFETY: `store` lives to the end of the test.
+        let bytes = unsafe { fresh.bytes_mut() };
+        assert_eq!(bytes, &[0; 16]);
+        bytes[3] = 7;
+        store.discard(fresh.into_loan()).unwrap();
         let mut again = store.loan_chunk().unwrap().unwrap();
-        assert_eq!(again.bytes_mut()[3], 7);
-        store.discard(again.into_parts().0).unwrap();
+        // SAFETY: as above.
+        let bytes = unsafe { again.bytes_mut() };
+        assert_eq!(bytes[3], 7);
+        store.discard(again.into_loan()).unwrap();
     }
 }

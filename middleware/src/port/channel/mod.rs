@@ -2,8 +2,8 @@
 //! senders (publisher slots) to its receivers (subscriber slots).
 //!
 //! A publish-subscribe service has one channel; a request-response service two (requests
-//! from clients to servers, responses from servers to clients). [`Sender`] and
-//! [`Receiver`] own the whole data path, connection management and the cleanup hooks, and
+//! from clients to servers, responses from servers to clients). `Sender` and
+//! `Receiver` own the whole data path, connection management and the cleanup hooks, and
 //! know a payload only as bytes of the size and alignment of the channel's
 //! [`Descriptor`](crate::message::Descriptor); the ports in [`crate::port`] add the type
 //! (or, for byte-level ports, validation against the descriptor) and nothing else.
@@ -15,7 +15,7 @@
 //! fails for lack of memory while every peer keeps to its limits. A loan is a chunk of that
 //! segment, written in place. `send` writes the chunk's header (port id, sequence, the send
 //! time if enabled, a correlation word for request-response), records in the segment which
-//! receivers hold the chunk, pushes a queue [`entry`] into each chosen receiver's delivery
+//! receivers hold the chunk, pushes a queue `entry` into each chosen receiver's delivery
 //! queue in the service object, then wakes the receivers that sleep — a system call only if
 //! one does. Receivers map the sender's segment read-only, validate the payload, and hold
 //! the chunk in place; letting go of it pushes the entry into the return queue, which the
@@ -31,6 +31,54 @@
 //! the generation first (one atomic load), connects new receivers and sends them the
 //! history. So a receiver that exists before `send` returns receives the chunk. The same
 //! look records connections and departures as [`PortEvent`]s.
+
+/// The setters of every builder of a sending port (`self.options` is a [`SenderOptions`]),
+/// with their docs.
+macro_rules! sender_setters {
+    ($timestamps:literal, $send_timeout:literal) => {
+        #[doc = $timestamps]
+        pub fn timestamps(mut self, on: bool) -> Self {
+            self.options.timestamps = on;
+            self
+        }
+
+        #[doc = $send_timeout]
+        pub fn send_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.send_timeout = timeout;
+            self
+        }
+    };
+}
+pub(crate) use sender_setters;
+
+/// What every port says of its counterparts: how many are connected (`$count`, named
+/// `$what` in the docs), their connections and departures, and a liveness check; `$core`
+/// is the path of the channel end that sees them.
+macro_rules! counterpart_methods {
+    ($count:ident, $what:literal, $($core:ident).+) => {
+        #[doc = concat!("How many ", $what, " are connected now (a look at the registry: no system call).")]
+        pub fn $count(&self) -> usize {
+            self.$($core).+.connected()
+        }
+
+        #[doc = concat!("The ", $what, " that connected or went away since the last call, oldest first (at most")]
+        /// [`EVENTS_KEPT`](crate::port::EVENTS_KEPT)). One whose process died shows as
+        /// [`Departure::Died`](crate::port::Departure::Died) once a cleaner removed it: any
+        /// process opening the service, or [`check_liveness`](Self::check_liveness).
+        pub fn take_events(&self) -> Vec<$crate::port::PortEvent> {
+            self.$($core).+.take_events()
+        }
+
+        /// Tests whether the processes of the service's ports are alive (a `flock(2)` per
+        /// node: not for every loop iteration) and removes the ports of dead ones, whose
+        /// departures then show in [`take_events`](Self::take_events). Returns how many dead
+        /// nodes were found.
+        pub fn check_liveness(&self) -> usize {
+            self.$($core).+.check_liveness()
+        }
+    };
+}
+pub(crate) use counterpart_methods;
 
 pub(crate) mod entry;
 mod events;
@@ -106,11 +154,12 @@ pub(crate) fn new_port_id() -> Result<u64, RandomError> {
 pub(crate) struct Loaned<'a> {
     sender: &'a Sender,
     /// Always `Some` until taken or dropped.
-    chunk: Option<LoanedChunk<Region>>,
+    chunk: Option<LoanedChunk>,
 }
 
 impl<'a> Loaned<'a> {
-    pub(crate) fn new(sender: &'a Sender, chunk: LoanedChunk<Region>) -> Self {
+    #[inline]
+    pub(crate) fn new(sender: &'a Sender, chunk: LoanedChunk) -> Self {
         Self {
             sender,
             chunk: Some(chunk),
@@ -119,6 +168,7 @@ impl<'a> Loaned<'a> {
 
     /// A loan from `sender` whose payload is checked to be the place of a `T` (size and
     /// alignment): what makes the typed ports' casts sound, whatever the segment says.
+    #[inline]
     pub(crate) fn typed<T: ShmMessage>(sender: &'a Sender) -> Result<Self, LoanError> {
         let mut chunk = sender.loan()?;
         let ptr = chunk.as_mut_ptr();
@@ -135,19 +185,25 @@ impl<'a> Loaned<'a> {
     }
 
     /// The sender it came from.
+    #[inline]
     pub(crate) fn sender(&self) -> &'a Sender {
         self.sender
     }
 
     /// The payload's bytes.
+    #[inline]
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         match &mut self.chunk {
-            Some(chunk) => chunk.bytes_mut(),
+            // SAFETY: the chunk came from `self.sender`'s store, which lives (and keeps its
+            // segment mapped) as long as the sender, borrowed for `'a`.
+            #[allow(unsafe_code)]
+            Some(chunk) => unsafe { chunk.bytes_mut() },
             None => &mut [],
         }
     }
 
     /// The payload's address, for reading (null once taken).
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *const u8 {
         self.chunk
             .as_ref()
@@ -155,6 +211,7 @@ impl<'a> Loaned<'a> {
     }
 
     /// The payload's address (null once taken).
+    #[inline]
     pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
         match &mut self.chunk {
             Some(chunk) => chunk.as_mut_ptr(),
@@ -163,12 +220,14 @@ impl<'a> Loaned<'a> {
     }
 
     /// The chunk, to be sent; `None` if it was taken before.
-    pub(crate) fn take(&mut self) -> Option<LoanedChunk<Region>> {
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<LoanedChunk> {
         self.chunk.take()
     }
 }
 
 impl Drop for Loaned<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(chunk) = self.chunk.take() {
             self.sender.discard(chunk);
@@ -185,6 +244,7 @@ pub(crate) struct Received<'a> {
 }
 
 impl<'a> Received<'a> {
+    #[inline]
     pub(crate) fn new(receiver: &'a Receiver, held: Held) -> Self {
         Self {
             receiver,
@@ -193,11 +253,18 @@ impl<'a> Received<'a> {
     }
 
     /// The payload's bytes.
+    #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.held.as_ref().map_or(&[], Held::bytes)
+        match &self.held {
+            // SAFETY: the receiver is borrowed (alive) and the chunk held until `self` drops.
+            #[allow(unsafe_code)]
+            Some(held) => unsafe { held.bytes() },
+            None => &[],
+        }
     }
 
     /// The chunk's header.
+    #[inline]
     pub(crate) fn header(&self) -> ChunkHeader {
         self.held.as_ref().map(|h| h.header).unwrap_or_default()
     }
@@ -208,19 +275,22 @@ impl<'a> Received<'a> {
     ///
     /// The chunk must have been received with [`validator::<T>`](validator) as its check.
     #[allow(unsafe_code)]
+    #[inline]
     pub(crate) unsafe fn read_as<T: ShmMessage>(&self) -> &T {
         let held = self
             .held
             .as_ref()
             .expect("a received chunk is held until it is dropped");
         // SAFETY: by the caller's promise, `validator::<T>` accepted these bytes:
-        // `size_of::<T>()` long, aligned for `T`, a valid `T`; `Held` keeps them mapped and
-        // unchanged while `self` (which bounds the reference) holds them.
+        // `size_of::<T>()` long, aligned for `T`, a valid `T`; the receiver (borrowed) keeps
+        // them mapped and the publisher leaves them unchanged while `self` (which bounds the
+        // reference) holds the chunk.
         unsafe { held.as_ptr().cast::<T>().as_ref() }
     }
 }
 
 impl Drop for Received<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             self.receiver.release(held);
@@ -228,7 +298,38 @@ impl Drop for Received<'_> {
     }
 }
 
+/// Copies `bytes` into a payload of exactly their length (a byte-level send), or says that
+/// the length is not the message type's.
+pub(crate) fn copy_exact(payload: &mut [u8], bytes: &[u8]) -> Result<(), ValidationError> {
+    if payload.len() != bytes.len() {
+        return Err(ValidationError::new(crate::message::Problem::WrongSize {
+            expected: payload.len(),
+            found: bytes.len(),
+        }));
+    }
+    payload.copy_from_slice(bytes);
+    Ok(())
+}
+
+/// What every received byte-level message offers: its bytes, its type (`self.message`) and
+/// its value; `$($received).+` is the path of its [`Received`].
+macro_rules! raw_payload_methods {
+    ($($received:ident).+) => {
+        /// The payload's bytes.
+        pub fn bytes(&self) -> &[u8] {
+            self.$($received).+.bytes()
+        }
+
+        /// The payload decoded as a [`Value`](crate::message::Value) tree (a copy).
+        pub fn value(&self) -> Result<crate::message::Value, crate::message::ValidationError> {
+            self.message.decode_value(self.bytes())
+        }
+    };
+}
+pub(crate) use raw_payload_methods;
+
 /// The check typed receivers make: the bytes are a valid, correctly aligned `T`.
+#[inline]
 pub(crate) fn validator<T: ShmMessage>(bytes: &[u8]) -> Result<(), ValidationError> {
     crate::message::try_ref_from_bytes::<T>(bytes).map(|_| ())
 }
@@ -248,6 +349,7 @@ impl<'a, T: ShmMessage> TypedLoan<'a, T> {
     /// `loaned` must come from [`Loaned::typed::<T>`](Loaned::typed) and its payload must
     /// hold a valid `T`.
     #[allow(unsafe_code)]
+    #[inline]
     pub(crate) unsafe fn assume_init(loaned: Loaned<'a>) -> Self {
         Self {
             loaned,
@@ -256,6 +358,7 @@ impl<'a, T: ShmMessage> TypedLoan<'a, T> {
     }
 
     /// The loan, to be sent.
+    #[inline]
     pub(crate) fn into_loaned(self) -> Loaned<'a> {
         self.loaned
     }
@@ -263,6 +366,7 @@ impl<'a, T: ShmMessage> TypedLoan<'a, T> {
 
 impl<T: ShmMessage> std::ops::Deref for TypedLoan<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         let ptr = self.loaned.as_ptr().cast::<T>();
         assert!(!ptr.is_null(), "a typed loan is only taken by consuming it");
@@ -277,6 +381,7 @@ impl<T: ShmMessage> std::ops::Deref for TypedLoan<'_, T> {
 }
 
 impl<T: ShmMessage> std::ops::DerefMut for TypedLoan<'_, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
         let ptr = self.loaned.as_mut_ptr().cast::<T>();
         assert!(!ptr.is_null(), "a typed loan is only taken by consuming it");
@@ -303,6 +408,7 @@ impl<'a, T: ShmMessage> TypedReceived<'a, T> {
     ///
     /// The chunk must have been received with [`validator::<T>`](validator) as its check.
     #[allow(unsafe_code)]
+    #[inline]
     pub(crate) unsafe fn assume_valid(received: Received<'a>) -> Self {
         Self {
             received,
@@ -311,6 +417,7 @@ impl<'a, T: ShmMessage> TypedReceived<'a, T> {
     }
 
     /// The chunk's header.
+    #[inline]
     pub(crate) fn header(&self) -> ChunkHeader {
         self.received.header()
     }
@@ -318,6 +425,7 @@ impl<'a, T: ShmMessage> TypedReceived<'a, T> {
 
 impl<T: ShmMessage> std::ops::Deref for TypedReceived<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         // SAFETY: by the promise of `assume_valid`, checked with `validator::<T>`.
         #[allow(unsafe_code)]

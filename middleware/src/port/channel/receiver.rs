@@ -102,7 +102,19 @@ struct State {
     /// the sample is dropped keeps both off the path of whatever the caller does next —
     /// typically, publishing its answer.
     deferred: Option<Deferred>,
+    /// Segments of publishers that went away while this receiver held chunks of them: kept
+    /// mapped until the last of those chunks is let go of.
+    retired: Vec<Retired>,
     events: Events,
+}
+
+/// The mapping of a departed publisher's segment, kept for the chunks still held.
+#[derive(Debug)]
+struct Retired {
+    publisher_slot: usize,
+    publisher_epoch: u64,
+    borrowed: u32,
+    _reader: ChunkReader<Region>,
 }
 
 /// A chunk let go of and not yet returned (see `State::deferred`).
@@ -111,40 +123,45 @@ struct Deferred {
     publisher_slot: usize,
     publisher_epoch: u64,
     index: u32,
-    /// Keeps the publisher's segment mapped until the chunk is returned.
-    _region: Region,
 }
 
-/// A received chunk, owned apart from its receiver: its payload bytes (validated by the
-/// receive that took it), its header and where to return it. Give it back with
-/// [`Receiver::release`].
+/// A received chunk, owned apart from its receiver: where its payload is (validated by
+/// the receive that took it), its header and where to return it. Give it back with
+/// [`Receiver::release`]. Its receiver keeps the publisher's segment mapped until then,
+/// even if the publisher goes away meanwhile (`State::retired`): holding a chunk costs no
+/// reference count, so receiving makes no locked instruction for it.
 #[derive(Debug)]
 pub(crate) struct Held {
     ptr: NonNull<u8>,
     len: usize,
-    /// Keeps the publisher's segment mapped while the chunk is held.
-    region: Region,
     pub(crate) header: ChunkHeader,
     pub(crate) publisher_slot: usize,
     publisher_epoch: u64,
     index: u32,
 }
 
-// SAFETY: `Held` is a read-only view of bytes in a mapping that `region` (an `Arc`, itself
-// `Send`) keeps alive; no thread-local state is involved, and the publisher does not write
-// the chunk while it is held, wherever the holder runs.
+// SAFETY: `Held` is an address in a mapping its receiver keeps alive until the chunk is
+// released, and the publisher does not write the chunk meanwhile; neither depends on the
+// thread that holds it.
 #[allow(unsafe_code)]
 unsafe impl Send for Held {}
 
 impl Held {
     /// The payload's bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
+    ///
+    /// # Safety
+    ///
+    /// The receiver that received the chunk must be alive, and the chunk not released.
+    #[inline]
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn bytes(&self) -> &[u8] {
         // SAFETY: `ptr` and `len` come from `ChunkReader::payload_ptr`, which checked that
-        // the range lies inside the mapping; `region` keeps it mapped for as long as `self`
-        // lives (the borrow of `self` bounds the slice); every byte of a mapping is
-        // initialised, and the publisher does not write a chunk while a reader holds it (a
-        // hostile one may: readers of types not valid for every bit pattern validated the
-        // bytes, see `message::validate`).
+        // the range lies inside the mapping; the receiver keeps that mapping (in a
+        // connection or in `retired`) until the chunk is released, and by the caller's
+        // promise it is alive and the chunk held; every byte of a mapping is initialised,
+        // and the publisher does not write a chunk while a reader holds it (a hostile one
+        // may: readers of types not valid for every bit pattern validated the bytes, see
+        // `message::validate`).
         #[allow(unsafe_code)]
         unsafe {
             std::slice::from_raw_parts(self.ptr.as_ptr(), self.len)
@@ -152,6 +169,7 @@ impl Held {
     }
 
     /// The payload's address.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> NonNull<u8> {
         self.ptr
     }
@@ -224,6 +242,7 @@ impl Receiver {
                 next: 0,
                 missed: 0,
                 deferred: None,
+                retired: Vec::new(),
                 events: Events::default(),
             }),
             service,
@@ -287,7 +306,7 @@ impl Receiver {
                     Ok(None) => break,
                     Err(error) => {
                         tracing::warn!(service = %self.service.name, %error, "delivery queue corrupted; dropping the publisher");
-                        state.connections[p] = None;
+                        Self::drop_connection(state, p);
                         break;
                     }
                 };
@@ -308,17 +327,19 @@ impl Receiver {
                             expected: connection.port,
                         })
                     }
-                    (Some(header), Some((ptr, region))) => {
+                    (Some(header), Some(ptr)) => {
                         let held = Held {
                             ptr,
                             len: reader.layout().payload_size,
-                            region,
                             header,
                             publisher_slot: p,
                             publisher_epoch: connection.epoch,
                             index,
                         };
-                        match validate(held.bytes()) {
+                        // SAFETY: this receiver is alive and holds the chunk.
+                        #[allow(unsafe_code)]
+                        let bytes = unsafe { held.bytes() };
+                        match validate(bytes) {
                             Ok(()) => Ok(held),
                             Err(error) => Err(HoldError::Invalid(error)),
                         }
@@ -388,6 +409,7 @@ impl Receiver {
         Self::queued(&state)
     }
 
+    #[inline]
     fn queued(state: &State) -> bool {
         state
             .connections
@@ -398,6 +420,7 @@ impl Receiver {
 
     /// Connects publishers that joined and lets go of those that left, if the registry
     /// changed since the last look (one atomic load when it did not).
+    #[inline]
     fn refresh(&self, state: &mut State) {
         let generation = self.service.generation();
         if generation != state.generation {
@@ -458,7 +481,7 @@ impl Receiver {
             }
             if let Some((epoch, port)) = current {
                 tracing::debug!(service = %self.service.name, slot = p, "publisher left");
-                state.connections[p] = None;
+                Self::drop_connection(state, p);
                 state.events.disconnected(
                     &self.service,
                     (self.ch, PortKind::Publisher, p),
@@ -483,6 +506,22 @@ impl Receiver {
                     tracing::warn!(service = %self.service.name, slot = p, error, "cannot map a publisher's data segment");
                 }
             }
+        }
+    }
+
+    /// Lets go of the connection to publisher slot `p`; its segment stays mapped while
+    /// chunks of it are held.
+    fn drop_connection(state: &mut State, p: usize) {
+        let Some(connection) = state.connections.get_mut(p).and_then(Option::take) else {
+            return;
+        };
+        if connection.borrowed > 0 {
+            state.retired.push(Retired {
+                publisher_slot: p,
+                publisher_epoch: connection.epoch,
+                borrowed: connection.borrowed,
+                _reader: connection.reader,
+            });
         }
     }
 
@@ -513,28 +552,42 @@ impl Receiver {
     pub(crate) fn release(&self, held: Held) {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        let Some(connection) = state
+        let current = state
             .connections
             .get_mut(held.publisher_slot)
             .and_then(Option::as_mut)
-        else {
+            .filter(|c| c.epoch == held.publisher_epoch);
+        let Some(connection) = current else {
+            // That publisher is gone: its chunks go with its segment, unmapped with the last.
+            if let Some(at) = state.retired.iter().position(|r| {
+                r.publisher_slot == held.publisher_slot && r.publisher_epoch == held.publisher_epoch
+            }) {
+                let retired = &mut state.retired[at];
+                retired.borrowed = retired.borrowed.saturating_sub(1);
+                if retired.borrowed == 0 {
+                    state.retired.swap_remove(at);
+                }
+            }
             return;
         };
-        if connection.epoch != held.publisher_epoch {
-            return; // that publisher is gone; its segment goes with the last sample
-        }
         connection.borrowed = connection.borrowed.saturating_sub(1);
         self.return_deferred(state);
         state.deferred = Some(Deferred {
             publisher_slot: held.publisher_slot,
             publisher_epoch: held.publisher_epoch,
             index: held.index,
-            _region: held.region,
         });
     }
 
-    /// Pushes the deferred chunk into its publisher's return queue.
+    /// Pushes the deferred chunk, if there is one, into its publisher's return queue.
+    #[inline]
     fn return_deferred(&self, state: &mut State) {
+        if state.deferred.is_some() {
+            self.return_deferred_now(state);
+        }
+    }
+
+    fn return_deferred_now(&self, state: &mut State) {
         let Some(Deferred {
             publisher_slot,
             publisher_epoch,
@@ -564,5 +617,45 @@ impl Drop for Receiver {
         self.service
             .release_slot(self.ch, PortKind::Subscriber, self.claim.slot);
         tracing::info!(service = %self.service.name, port = %format!("{:016x}", self.port), "subscriber removed");
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Receiver;
+    use crate::service::Service;
+    use crate::{Config, Node};
+
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot call shm_open")]
+    fn a_departed_publishers_segment_stays_mapped_while_a_chunk_of_it_is_held() {
+        let root = std::env::temp_dir().join(format!("shmbus-retired-{}", std::process::id()));
+        let config = Config::default()
+            .with_domain(format!("retired_{}", std::process::id()))
+            .unwrap()
+            .with_runtime_dir(&root)
+            .unwrap();
+        let node = Node::builder().config(config.clone()).create().unwrap();
+        {
+            let service = Service::publish_subscribe::<u64>(&node, "retired")
+                .create()
+                .unwrap();
+            let receiver = Receiver::create(service.inner.clone(), 0).unwrap();
+            let publisher = service.publisher().create().unwrap();
+            publisher.send_copy(&7).unwrap();
+            let held = receiver.receive(|_| Ok(())).unwrap().unwrap();
+            drop(publisher);
+            // The publisher's slot is free: the connection goes, the mapping stays.
+            assert_eq!(receiver.connected(), 0);
+            assert_eq!(receiver.state.borrow().retired.len(), 1);
+            // SAFETY: the receiver is alive and the chunk held.
+            #[allow(unsafe_code)]
+            let bytes = unsafe { held.bytes() };
+            assert_eq!(bytes, 7u64.to_ne_bytes());
+            receiver.release(held);
+            assert!(receiver.state.borrow().retired.is_empty());
+        }
+        drop(node);
+        assert!(config.objects().unwrap().is_empty());
     }
 }

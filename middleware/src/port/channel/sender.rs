@@ -329,6 +329,7 @@ impl Sender {
 
     /// Connects subscribers that joined and lets go of those that left, if the registry
     /// changed since the last look (one atomic load when it did not).
+    #[inline]
     fn refresh(&self, state: &mut State) {
         let generation = self.service.generation();
         if generation != state.generation {
@@ -460,7 +461,7 @@ impl Sender {
 
     /// Loans a chunk: its payload bytes hold whatever they held (an earlier message of this
     /// sender, or zeroes). Give it back with [`Self::send`] or [`Self::discard`].
-    pub(crate) fn loan(&self) -> Result<LoanedChunk<Region>, LoanError> {
+    pub(crate) fn loan(&self) -> Result<LoanedChunk, LoanError> {
         let mut state = self.state.borrow_mut();
         self.refresh(&mut state);
         let max = self.service.qos(self.ch).max_loans;
@@ -484,11 +485,10 @@ impl Sender {
     }
 
     /// Gives back a loan that will not be sent.
-    pub(crate) fn discard(&self, chunk: LoanedChunk<Region>) {
+    pub(crate) fn discard(&self, chunk: LoanedChunk) {
         let mut state = self.state.borrow_mut();
         state.loans = state.loans.saturating_sub(1);
-        let (loan, _region) = chunk.into_parts();
-        if let Err(error) = state.store.discard(loan) {
+        if let Err(error) = state.store.discard(chunk.into_loan()) {
             tracing::warn!(service = %self.service.name, %error, "returning an unsent loan failed");
         }
     }
@@ -496,7 +496,7 @@ impl Sender {
     /// Sends a loaned chunk to `target` with `correlation` in its header.
     pub(crate) fn send(
         &self,
-        chunk: LoanedChunk<Region>,
+        chunk: LoanedChunk,
         target: Target,
         correlation: u64,
     ) -> Result<Delivery, SendError> {
@@ -510,8 +510,7 @@ impl Sender {
         if qos.overflow != OverflowPolicy::OverwriteOldest {
             self.reap_dead_full(state);
         }
-        // The region handle is dropped at the end, after the sample is published.
-        let (loan, _region) = chunk.into_parts();
+        let loan = chunk.into_loan();
         let slots = state.connections.len();
         // The subscriber slots this sample goes to, as a bit mask (at most 63 slots, the
         // holders mask's width): no allocation on the send path.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::channel::{
-    Held, LoanError, Loaned, PortEvent, PublisherCreateError, ReceiveError, Received, Receiver,
-    Region, SendError, Sender, SenderOptions, SubscriberCreateError, Target, TypedLoan,
-    TypedReceived, validator,
+    Held, LoanError, Loaned, PublisherCreateError, ReceiveError, Received, Receiver, SendError,
+    Sender, SenderOptions, SubscriberCreateError, Target, TypedLoan, TypedReceived, copy_exact,
+    counterpart_methods, raw_payload_methods, validator,
 };
-use super::super::waitset::{Waitable, sealed::Sealed};
+use super::super::waitset::waitable;
 use super::{Check, ID_MASK, LIVENESS_SLICE, ONEWAY, correlation, request_word, split};
 use crate::message::{AnyBitPattern, Descriptor, ShmMessage, ValidationError, Value, ValueError};
 use crate::os::futex::FutexError;
@@ -21,7 +21,6 @@ use crate::service::layout::{REQUEST_CANCELLED, REQUEST_DONE, REQUEST_PENDING};
 use crate::service::{
     PortKind, RawRequestResponseService, RequestResponseQos, RequestResponseService, ServiceInner,
 };
-use crate::sync::Event;
 use crate::sync::atomic::Ordering;
 use crate::sync::chunk_store::LoanedChunk;
 use crate::sync::event::WaitError;
@@ -211,7 +210,7 @@ impl ClientCore {
 
     /// Sends a loaned request to one server; the request slot it takes is freed when the
     /// returned [`Pending`] is dropped.
-    fn send(&self, chunk: LoanedChunk<Region>) -> Result<Pending<'_>, RequestSendError> {
+    fn send(&self, chunk: LoanedChunk) -> Result<Pending<'_>, RequestSendError> {
         let c = self.responses.slot();
         let (a, id) = {
             let mut state = self.state.borrow_mut();
@@ -254,7 +253,7 @@ impl ClientCore {
     }
 
     /// Sends a loaned request to one server, expecting no response.
-    fn send_oneway(&self, chunk: LoanedChunk<Region>) -> Result<(), RequestSendError> {
+    fn send_oneway(&self, chunk: LoanedChunk) -> Result<(), RequestSendError> {
         let c = self.responses.slot();
         let delivery = self
             .requests
@@ -366,23 +365,7 @@ macro_rules! client_info {
             self.core.requests.connected() > 0
         }
 
-        /// How many servers are connected now (a look at the registry: no system call).
-        pub fn server_count(&self) -> usize {
-            self.core.requests.connected()
-        }
-
-        /// Servers that connected or went away since the last call, oldest first. A server
-        /// whose process died shows as [`Departure::Died`](crate::port::Departure::Died)
-        /// once a cleaner removed it (a waiting client does that itself).
-        pub fn take_events(&self) -> Vec<PortEvent> {
-            self.core.requests.take_events()
-        }
-
-        /// Tests whether the processes of the service's ports are alive (a `flock(2)` per
-        /// node) and removes the ports of dead ones. Returns how many dead nodes were found.
-        pub fn check_liveness(&self) -> usize {
-            self.core.requests.check_liveness()
-        }
+        counterpart_methods!(server_count, "servers", core.requests);
     };
 }
 
@@ -795,22 +778,13 @@ impl<'a, Res: ShmMessage> PendingResponse<'a, Res> {
     }
 }
 
-impl<Res> Sealed for PendingResponse<'_, Res> {}
-
-impl<Res: ShmMessage> Waitable for PendingResponse<'_, Res> {
-    fn wait_event(&self) -> Option<&Event<Region>> {
-        self.pending.client.responses.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.pending.is_ready()
-    }
-
-    fn poll_interval(&self) -> Option<Duration> {
-        // A dead server sends nothing: look again after each slice without news.
-        Some(LIVENESS_SLICE)
-    }
-}
+// A dead server sends nothing: a waiter looks again after each slice without news.
+waitable!(
+    {Res} PendingResponse<'_, Res>,
+    |s| event: s.pending.client.responses.event(),
+    ready: s.pending.is_ready(),
+    interval: Some(LIVENESS_SLICE),
+);
 
 /// A response: reads the server's memory in place (`Deref<Target = Res>`); gives the chunk
 /// back when dropped.
@@ -889,16 +863,7 @@ impl RawClient {
     /// and sends it to one server.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<RawPendingResponse<'_>, RequestSendError> {
         let mut request = self.loan()?;
-        let payload = request.bytes_mut();
-        if payload.len() != bytes.len() {
-            return Err(RequestSendError::Invalid(ValidationError::new(
-                crate::message::Problem::WrongSize {
-                    expected: payload.len(),
-                    found: bytes.len(),
-                },
-            )));
-        }
-        payload.copy_from_slice(bytes);
+        copy_exact(request.bytes_mut(), bytes).map_err(RequestSendError::Invalid)?;
         request.send()
     }
 
@@ -931,7 +896,7 @@ impl<'a> RawRequestMut<'a> {
             .encode_value_into(value, self.loaned.bytes_mut())
     }
 
-    fn checked(mut self) -> Result<LoanedChunk<Region>, RequestSendError> {
+    fn checked(mut self) -> Result<LoanedChunk, RequestSendError> {
         self.client
             .request_type()
             .validate(self.loaned.bytes_mut())?;
@@ -974,21 +939,12 @@ impl<'a> RawPendingResponse<'a> {
     }
 }
 
-impl Sealed for RawPendingResponse<'_> {}
-
-impl Waitable for RawPendingResponse<'_> {
-    fn wait_event(&self) -> Option<&Event<Region>> {
-        self.pending.client.responses.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.pending.is_ready()
-    }
-
-    fn poll_interval(&self) -> Option<Duration> {
-        Some(LIVENESS_SLICE)
-    }
-}
+waitable!(
+    RawPendingResponse<'_>,
+    |s| event: s.pending.client.responses.event(),
+    ready: s.pending.is_ready(),
+    interval: Some(LIVENESS_SLICE),
+);
 
 /// A byte-level response: the server's bytes in place, checked against the response type;
 /// gives the chunk back when dropped.
@@ -1001,19 +957,11 @@ pub struct RawResponse<'a> {
 impl RawResponse<'_> {
     response_header!();
 
-    /// The payload's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        self.received.bytes()
-    }
+    raw_payload_methods!(received);
 
     /// The response type.
     pub fn message_type(&self) -> &Descriptor {
         self.message
-    }
-
-    /// The payload decoded as a [`Value`] tree (a copy).
-    pub fn value(&self) -> Result<Value, ValidationError> {
-        self.message.decode_value(self.bytes())
     }
 }
 

@@ -10,16 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::super::channel::{
-    Held, LoanError, Loaned, PortEvent, PublisherCreateError, ReceiveError, Received, Receiver,
-    Region, SendError, Sender, SenderOptions, SubscriberCreateError, Target, TypedLoan, validator,
+    Held, LoanError, Loaned, PublisherCreateError, ReceiveError, Received, Receiver, SendError,
+    Sender, SenderOptions, SubscriberCreateError, Target, TypedLoan, copy_exact,
+    counterpart_methods, raw_payload_methods, sender_setters, validator,
 };
-use super::super::waitset::{Waitable, sealed::Sealed};
+use super::super::waitset::waitable;
 use super::{Check, ONEWAY, correlation, request_word, split};
 use crate::message::{AnyBitPattern, Descriptor, ShmMessage, ValidationError, Value, ValueError};
-use crate::os::mmap::Mapping;
 use crate::service::layout::{REQUEST_DONE, REQUEST_PENDING};
 use crate::service::{PortKind, RawRequestResponseService, RequestResponseService, ServiceInner};
-use crate::sync::Event;
 use crate::sync::atomic::Ordering;
 use crate::sync::chunk_store::LoanedChunk;
 
@@ -203,42 +202,7 @@ macro_rules! server_methods {
             self.core.responses.free_chunks()
         }
 
-        /// How many clients are connected now (a look at the registry: no system call).
-        pub fn client_count(&self) -> usize {
-            self.core.responses.connected()
-        }
-
-        /// Clients that connected or went away since the last call, oldest first. A client
-        /// whose process died shows as [`Departure::Died`](crate::port::Departure::Died)
-        /// once a cleaner removed it (see [`check_liveness`](Self::check_liveness)).
-        pub fn take_events(&self) -> Vec<PortEvent> {
-            self.core.responses.take_events()
-        }
-
-        /// Tests whether the processes of the service's ports are alive (a `flock(2)` per
-        /// node) and removes the ports of dead ones. Returns how many dead nodes were found.
-        pub fn check_liveness(&self) -> usize {
-            self.core.responses.check_liveness()
-        }
-    };
-}
-
-/// The setters both server builders share.
-macro_rules! server_setters {
-    () => {
-        /// Stamps every response with the monotonic clock at send, for
-        /// [`Response::timestamp_ns`](crate::port::Response::timestamp_ns) (default off).
-        pub fn timestamps(mut self, on: bool) -> Self {
-            self.options.timestamps = on;
-            self
-        }
-
-        /// How long a response waits for room in a client's full response buffer (default
-        /// 1 s).
-        pub fn send_timeout(mut self, timeout: Duration) -> Self {
-            self.options.send_timeout = timeout;
-            self
-        }
+        counterpart_methods!(client_count, "clients", core.responses);
     };
 }
 
@@ -290,7 +254,7 @@ impl Active<'_> {
         Ok(Loaned::typed::<Res>(&self.server.responses)?)
     }
 
-    fn send(&self, chunk: LoanedChunk<Region>) -> Result<(), RespondError> {
+    fn send(&self, chunk: LoanedChunk) -> Result<(), RespondError> {
         let server = self.server;
         match server.responses.send(
             chunk,
@@ -362,7 +326,10 @@ pub struct ServerBuilder<Req, Res> {
 }
 
 impl<Req: ShmMessage, Res: ShmMessage> ServerBuilder<Req, Res> {
-    server_setters!();
+    sender_setters!(
+        "Stamps every response with the monotonic clock at send, for [`Response::timestamp_ns`](crate::port::Response::timestamp_ns) (default off).",
+        "How long a response waits for room in a client's full response buffer (default 1 s)."
+    );
 
     /// Creates the server: its request slot and its response segment.
     pub fn create(self) -> Result<Server<Req, Res>, ServerCreateError> {
@@ -405,17 +372,7 @@ impl<Req: ShmMessage, Res: ShmMessage> Server<Req, Res> {
     }
 }
 
-impl<Req, Res> Sealed for Server<Req, Res> {}
-
-impl<Req: ShmMessage, Res: ShmMessage> Waitable for Server<Req, Res> {
-    fn wait_event(&self) -> Option<&Event<Arc<Mapping>>> {
-        self.core.requests.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.core.requests.poll_ready()
-    }
-}
+waitable!({Req, Res} Server<Req, Res>, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready());
 
 /// A request being served: read it (`Deref<Target = Req>`), respond any number of times,
 /// and drop it to end the response stream.
@@ -547,7 +504,10 @@ pub struct RawServerBuilder {
 }
 
 impl RawServerBuilder {
-    server_setters!();
+    sender_setters!(
+        "Stamps every response with the monotonic clock at send, for [`Response::timestamp_ns`](crate::port::Response::timestamp_ns) (default off).",
+        "How long a response waits for room in a client's full response buffer (default 1 s)."
+    );
 
     /// Creates the server: its request slot and its response segment.
     pub fn create(self) -> Result<RawServer, ServerCreateError> {
@@ -583,7 +543,8 @@ impl RawServer {
     fn wrap<'a>(&'a self, active: Active<'a>) -> RawActiveRequest<'a> {
         RawActiveRequest {
             active,
-            types: (self.request_type(), self.response_type()),
+            message: self.request_type(),
+            response: self.response_type(),
         }
     }
 
@@ -598,48 +559,32 @@ impl RawServer {
     }
 }
 
-impl Sealed for RawServer {}
-
-impl Waitable for RawServer {
-    fn wait_event(&self) -> Option<&Event<Arc<Mapping>>> {
-        self.core.requests.event()
-    }
-
-    fn is_ready(&self) -> bool {
-        self.core.requests.poll_ready()
-    }
-}
+waitable!(RawServer, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready());
 
 /// A byte-level request being served: its bytes, checked against the request type;
 /// respond any number of times and drop it to end the stream.
 #[derive(Debug)]
 pub struct RawActiveRequest<'a> {
     active: Active<'a>,
-    /// The request and the response type.
-    types: (&'a Descriptor, &'a Descriptor),
+    /// The request type.
+    message: &'a Descriptor,
+    /// The response type.
+    response: &'a Descriptor,
 }
 
 impl RawActiveRequest<'_> {
     active_methods!();
 
-    /// The request's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        self.active.received.bytes()
-    }
-
-    /// The request decoded as a [`Value`] tree (a copy).
-    pub fn value(&self) -> Result<Value, ValidationError> {
-        self.types.0.decode_value(self.bytes())
-    }
+    raw_payload_methods!(active.received);
 
     /// The request type.
     pub fn request_type(&self) -> &Descriptor {
-        self.types.0
+        self.message
     }
 
     /// The response type.
     pub fn response_type(&self) -> &Descriptor {
-        self.types.1
+        self.response
     }
 
     /// Loans a response whose bytes hold whatever its chunk held: write all of them, then
@@ -648,7 +593,7 @@ impl RawActiveRequest<'_> {
         Ok(RawResponseMut {
             loaned: self.active.loan()?,
             active: &self.active,
-            message: self.types.1,
+            message: self.response,
         })
     }
 
@@ -656,16 +601,7 @@ impl RawActiveRequest<'_> {
     /// and sends it.
     pub fn respond_bytes(&self, bytes: &[u8]) -> Result<(), RespondError> {
         let mut response = self.loan()?;
-        let payload = response.bytes_mut();
-        if payload.len() != bytes.len() {
-            return Err(RespondError::Invalid(ValidationError::new(
-                crate::message::Problem::WrongSize {
-                    expected: payload.len(),
-                    found: bytes.len(),
-                },
-            )));
-        }
-        payload.copy_from_slice(bytes);
+        copy_exact(response.bytes_mut(), bytes).map_err(RespondError::Invalid)?;
         response.send()
     }
 
