@@ -4,12 +4,15 @@
 //!    (backpressure), and check every sequence number and checksum.
 //! 2. A process that holds a sample is killed with SIGKILL; this process notices the dead
 //!    node, removes its ports and gets every chunk back.
-//! 3. A ping-pong with a child process measures the one-way latency for 8 B and 1 MiB
+//! 3. The `shmbus` command, which knows no Rust type, lists the tour's services and echoes
+//!    three samples, decoded through the descriptor the service stores.
+//! 4. A ping-pong with a child process measures the one-way latency for 8 B and 1 MiB
 //!    messages (busy-polling), and prints the medians.
-//! 4. Request-response: a server process answers 10,000 calls, each checked; then a
+//! 5. Request-response: a server process answers 10,000 calls, each checked; then a
 //!    server is killed with SIGKILL while it holds a request, and the waiting client gets
 //!    `ServerGone` instead of hanging; the round-trip latency for 8 B and 1 MiB.
-//! 5. At the end nothing of the tour's domain is left in `/dev/shm` or its runtime folder.
+//! 6. At the end nothing of the tour's domain is left in `/dev/shm` or its runtime folder,
+//!    and the tour prints the commands to try next.
 //!
 //! The children are this same program, started with a role argument. Ctrl-C (or SIGTERM)
 //! at any point ends the tour and its children cleanly: each leaves its loop, drops its
@@ -53,6 +56,11 @@ fn run() -> Result<(), Error> {
         Some("server") => server(),
         Some("hang") => hang(),
         Some("serve") => serve(),
+        // `tour shmbus ARGS...`: the `shmbus` command, run by the tour on its services.
+        Some("shmbus") => match shmbus_cli::run(args.iter().skip(1)) {
+            code if code == ExitCode::SUCCESS => Ok(()),
+            _ => Err("the shmbus command failed".into()),
+        },
         _ => tour(),
     }
 }
@@ -163,10 +171,48 @@ fn tour() -> Result<(), Error> {
         publisher.free_chunks()
     );
 
-    // 3. Latency.
+    // 3. The command line, without the Rust types.
+    println!("3. the `shmbus` command reads the services' descriptors; `shmbus list`:");
+    let list = Command::new(std::env::current_exe()?)
+        .args(["shmbus", "list", "--domain", &domain])
+        .status()?;
+    if !list.success() {
+        return Err("`shmbus list` failed".into());
+    }
+    println!("   `shmbus echo tour/counter --count 3`, while the tour publishes:");
+    let mut echo = Command::new(std::env::current_exe()?)
+        .args([
+            "shmbus",
+            "echo",
+            "tour/counter",
+            "--count",
+            "3",
+            "--domain",
+            &domain,
+        ])
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while publisher.subscriber_count() == 0 {
+        if Instant::now() > deadline || echo.try_wait()?.is_some() {
+            return Err("`shmbus echo` did not subscribe".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for seq in 1..=3 {
+        publisher.send_copy(&Counter {
+            seq,
+            checksum: checksum(seq),
+        })?;
+    }
+    if !echo.wait()?.success() {
+        return Err("`shmbus echo` failed".into());
+    }
+    println!();
+
+    // 4. Latency.
     drop(publisher);
     drop(service);
-    println!("3. ping-pong with a child process, busy-polling, {ROUNDS} round trips each:");
+    println!("4. ping-pong with a child process, busy-polling, {ROUNDS} round trips each:");
     let (pong, _out) = spawn(&mut children, "pong", &domain)?;
     let small = latency::ping::<8>(&node, "tour/small", ROUNDS)?;
     let big = latency::ping::<{ (1 << 20) - 16 }>(&node, "tour/big", ROUNDS)?;
@@ -182,7 +228,7 @@ fn tour() -> Result<(), Error> {
         big.median_ns / small.median_ns
     );
 
-    // 4. Request-response.
+    // 5. Request-response.
     rpc(&node, &domain, &mut children)?;
 
     drop(children);
@@ -190,7 +236,7 @@ fn tour() -> Result<(), Error> {
     let left = config.objects()?;
     let folder = config.domain_dir();
     println!(
-        "5. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",
+        "6. shared-memory objects of the tour left in /dev/shm: {}; its runtime folder {}: {}",
         left.len(),
         folder.display(),
         if folder.exists() {
@@ -202,6 +248,13 @@ fn tour() -> Result<(), Error> {
     if !left.is_empty() || folder.exists() {
         return Err(format!("left behind: {left:?} {}", folder.display()).into());
     }
+    println!(
+        "\nTry next, with `cargo run --example publisher` in another terminal (the `shmbus` \
+         command is `cargo run -p shmbus-cli --`):\n  \
+         shmbus list\n  shmbus inspect examples/counter\n  shmbus echo examples/counter\n  \
+         shmbus hz examples/counter\n  shmbus pub examples/counter '{{\"count\": 1, \"square\": 1}}'\n  \
+         shmbus doctor"
+    );
     Ok(())
 }
 
@@ -238,7 +291,7 @@ fn rpc(node: &Node, domain: &str, children: &mut Children) -> Result<(), Error> 
     client.send_copy_oneway(&Question { seq: 0 })?; // tells the server to leave
     children.finish(server)?;
     println!(
-        "4. a server process answered {CALLS} calls, each checked, in {elapsed:.2?} ({:.1} µs per call, blocking waits)",
+        "5. a server process answered {CALLS} calls, each checked, in {elapsed:.2?} ({:.1} µs per call, blocking waits)",
         elapsed.as_secs_f64() * 1e6 / CALLS as f64
     );
     let (hang, mut hang_out) = spawn(children, "hang", domain)?;

@@ -158,6 +158,21 @@ pub fn wait_any(
     }
 }
 
+/// Whether the kernel has `futex_waitv(2)` (Linux 5.16 or later; a seccomp filter may
+/// also refuse it), which wait sets need: asked with a word whose value differs from the
+/// expected one, so it returns at once.
+#[cfg(not(loom))]
+pub fn wait_any_supported() -> bool {
+    let word = AtomicU32::new(0);
+    !matches!(
+        wait_any(&[(&word, 1)], Some(Duration::ZERO)),
+        Err(FutexError {
+            errno: Errno::NOSYS | Errno::PERM,
+            ..
+        })
+    )
+}
+
 /// Sleeps while every word holds its expected value (loom model: like [`wait`]).
 #[cfg(loom)]
 pub fn wait_any(

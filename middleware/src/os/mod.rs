@@ -15,6 +15,7 @@
 //! | [`futex`]     | cross-process wait/wake on a 32-bit word in shared memory              |
 //! | [`signal`]    | SIGINT/SIGTERM recorded as a termination request (on request)         |
 //! | [`process`]   | pid, uids, random process-unique ids, the monotonic clock              |
+//! | [`system`]    | the shared-memory filesystem, file and mapping limits, the kernel      |
 //!
 //! Each operation has its own error enum whose message says what happened and what to do;
 //! errors are logged with `tracing::debug!` where they are born. Nothing here panics on bad
@@ -29,4 +30,5 @@ pub mod mmap;
 pub mod process;
 pub mod shm;
 pub mod signal;
+pub mod system;
 pub mod trust;

@@ -170,7 +170,7 @@ pub enum JoinError {
     },
     /// The shared memory of the service holds values that cannot be right.
     #[error(
-        "service {name:?} is corrupted: {what}; stop the processes that use it (the last one to leave removes it) and create it again"
+        "service {name:?} is corrupted: {what}; stop the processes that use it (`shmbus inspect {name}` names them; the last one to leave removes it) and create it again"
     )]
     Corrupted {
         /// The service.
