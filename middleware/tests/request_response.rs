@@ -276,3 +276,75 @@ fn a_departed_client_makes_responses_fail_and_types_are_checked() {
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
+
+/// A monitor sees every request and response with what ties them, takes no part (it is no
+/// server: the requests still go to the real one, and `server_count` does not count it),
+/// and never holds anyone up: when it falls behind it loses its oldest messages.
+#[test]
+fn a_monitor_sees_every_request_and_response_and_holds_nobody_up() {
+    use shmbus::port::Direction;
+    use shmbus::service::{Pattern, PortRole};
+    let node = node("rr_monitor");
+    {
+        let service = Service::request_response::<Plan, Step>(&node, "planner/watched")
+            .response_buffer(2)
+            .open_or_create()
+            .unwrap();
+        let raw = Service::raw_request_response(&node, "planner/watched")
+            .open()
+            .unwrap();
+        let monitor = raw.monitor().create().unwrap();
+        let server = service.server().create().unwrap();
+        let client = service.client().create().unwrap();
+        assert_eq!(client.server_count(), 1);
+        let info = Service::inspect(node.config(), "planner/watched", Pattern::RequestResponse)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (info.count(PortRole::Server), info.count(PortRole::Monitor)),
+            (1, 1)
+        );
+
+        let pending = client.send_copy(&Plan { goal: 3, steps: 2 }).unwrap();
+        let request = server.receive().unwrap().expect("the server gets it");
+        for index in 0..2 {
+            request.respond_copy(&Step { goal: 3, index }).unwrap();
+        }
+        drop(request);
+        let mut seen = Vec::new();
+        while let Some(observed) = monitor.receive_timeout(Duration::from_millis(1)).unwrap() {
+            seen.push((
+                observed.direction(),
+                observed.correlation(),
+                observed.value().unwrap(),
+            ));
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(seen[0].0, Direction::Request);
+        assert_eq!(seen[0].2.get("goal"), Some(&shmbus::Value::UInt(3)));
+        assert!(
+            seen[1..]
+                .iter()
+                .all(|(d, c, _)| *d == Direction::Response && *c == seen[0].1)
+        );
+        assert_eq!(seen[2].2.get("index"), Some(&shmbus::Value::UInt(1)));
+        while pending.receive().unwrap().is_some() {}
+        drop(pending);
+
+        // It falls behind: the client and server do not notice.
+        for goal in 0..50 {
+            let pending = client.send_copy(&Plan { goal, steps: 1 }).unwrap();
+            let request = server.receive().unwrap().unwrap();
+            request.respond_copy(&Step { goal, index: 0 }).unwrap();
+            drop(request);
+            assert_eq!(pending.receive().unwrap().unwrap().goal, goal);
+        }
+        assert!(monitor.missed() > 0);
+        let mut latest = None;
+        while let Some(observed) = monitor.receive().unwrap() {
+            latest = Some(observed.value().unwrap());
+        }
+        assert_eq!(latest.unwrap().get("goal"), Some(&shmbus::Value::UInt(49)));
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

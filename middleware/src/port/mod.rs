@@ -39,11 +39,11 @@ pub use publisher::{
     RawSendValueError, SampleMut, SampleUninit,
 };
 pub use request_response::{
-    ActiveRequest, CallError, Client, ClientBuilder, ClientCreateError, LIVENESS_SLICE,
-    PendingResponse, RawActiveRequest, RawClient, RawClientBuilder, RawPendingResponse,
-    RawRequestMut, RawResponse, RawResponseMut, RawServer, RawServerBuilder, RequestMut,
-    RequestSendError, RespondError, Response, ResponseError, ResponseMut, Server, ServerBuilder,
-    ServerCreateError,
+    ActiveRequest, CallError, Client, ClientBuilder, ClientCreateError, Correlation, Direction,
+    LIVENESS_SLICE, MonitorBuilder, MonitorCreateError, Observed, PendingResponse,
+    RawActiveRequest, RawClient, RawClientBuilder, RawMonitor, RawPendingResponse, RawRequestMut,
+    RawResponse, RawResponseMut, RawServer, RawServerBuilder, RequestMut, RequestSendError,
+    RespondError, Response, ResponseError, ResponseMut, Server, ServerBuilder, ServerCreateError,
 };
 pub use subscriber::{
     RawSample, RawSubscriber, RawSubscriberBuilder, Sample, Subscriber, SubscriberBuilder,

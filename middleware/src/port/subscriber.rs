@@ -113,7 +113,7 @@ impl<T: ShmMessage> SubscriberBuilder<T> {
     /// Creates the subscriber. From the moment this returns, every sample sent reaches it.
     pub fn create(self) -> Result<Subscriber<T>, SubscriberCreateError> {
         Ok(Subscriber {
-            receiver: Receiver::create(self.service, 0)?,
+            receiver: Receiver::create(self.service, 0, false)?,
             _type: PhantomData,
         })
     }
@@ -187,7 +187,7 @@ impl RawSubscriberBuilder {
     /// Creates the subscriber. From the moment this returns, every sample sent reaches it.
     pub fn create(self) -> Result<RawSubscriber, SubscriberCreateError> {
         Ok(RawSubscriber {
-            receiver: Receiver::create(self.service, 0)?,
+            receiver: Receiver::create(self.service, 0, false)?,
         })
     }
 }

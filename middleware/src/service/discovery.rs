@@ -87,6 +87,9 @@ pub enum PortRole {
     Client,
     /// A server of a request-response service.
     Server,
+    /// A monitor of a request-response service: it gets a copy of every request and
+    /// response, and takes no part (a recorder).
+    Monitor,
 }
 
 /// A port found in a service's registry.
@@ -312,11 +315,15 @@ fn inspect_key(
                 if state != STATE_READY && state != STATE_DRAINING {
                     continue;
                 }
+                let monitor = word(at + SLOT_FLAGS) & SLOT_MONITOR != 0;
                 let role = match (pattern, ch, kind) {
                     (Pattern::PublishSubscribe, _, PortKind::Publisher) => PortRole::Publisher,
                     (Pattern::PublishSubscribe, _, PortKind::Subscriber) => PortRole::Subscriber,
                     // Channel 0 carries requests (clients publish), channel 1 responses.
                     (Pattern::RequestResponse, 0, PortKind::Publisher) => PortRole::Client,
+                    (Pattern::RequestResponse, 0, PortKind::Subscriber) if monitor => {
+                        PortRole::Monitor
+                    }
                     (Pattern::RequestResponse, 0, PortKind::Subscriber) => PortRole::Server,
                     // The other half of the same clients and servers: listed once.
                     (Pattern::RequestResponse, _, _) => continue,

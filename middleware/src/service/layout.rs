@@ -34,7 +34,7 @@
 //!
 //! | part            | size                       | words | written by |
 //! |-----------------|----------------------------|------|------------|
-//! | publisher slots | `publishers` x 64          | `owner` (node id, CAS from 0), `epoch` (+1 per claim), `state` (1 = ready, 2 = draining), `port` (segment id), event for backpressure at byte 32, `departure` at byte 40 | owner; cleaner after death |
+//! | publisher slots | `publishers` x 64          | `owner` (node id, CAS from 0), `epoch` (+1 per claim), `state` (1 = ready, 2 = draining), `port` (segment id), event for backpressure at byte 32, `departure` at byte 40, `flags` at byte 48 (1: a monitor) | owner; cleaner after death |
 //! | subscriber slots | `subscribers` x 64        | same, event for wake-ups at byte 32 | owner; cleaner after death |
 //! | queues          | per (publisher, subscriber) slot pair: a delivery queue (publisher -> subscriber, `subscriber_buffer` entries) and a return queue (subscriber -> publisher, `subscriber_buffer + max_borrowed + 1` entries) | see `sync::index_queue` | created once with the service |
 //!
@@ -338,7 +338,8 @@ struct Slot {
     port: u64,
     event: [u32; 2],
     departure: u64,
-    reserved: [u64; 2],
+    flags: u64,
+    reserved: u64,
 }
 
 const _: () = assert!(size_of::<Slot>() == 64);
@@ -350,6 +351,11 @@ pub(crate) const SLOT_STATE: usize = core::mem::offset_of!(Slot, state);
 pub(crate) const SLOT_PORT: usize = core::mem::offset_of!(Slot, port);
 pub(crate) const SLOT_EVENT: usize = core::mem::offset_of!(Slot, event);
 pub(crate) const SLOT_DEPARTURE: usize = core::mem::offset_of!(Slot, departure);
+pub(crate) const SLOT_FLAGS: usize = core::mem::offset_of!(Slot, flags);
+
+/// Slot flag: the port is a monitor — a receiver of a request-response channel that gets
+/// a copy of every message without taking part (a recorder), never a server or a client.
+pub(crate) const SLOT_MONITOR: u64 = 1;
 
 /// The `departure` word of a port of `epoch` that ended, `died` when a cleaner removed it.
 pub(crate) fn departure_word(epoch: u64, died: bool) -> u64 {

@@ -45,6 +45,8 @@ pub(crate) struct SlotInfo {
     pub(crate) owner: u64,
     pub(crate) epoch: u64,
     pub(crate) port: u64,
+    /// A monitor: it gets copies, and is no server or client.
+    pub(crate) monitor: bool,
 }
 
 /// What [`Registry::remove_dead_nodes`] removed.
@@ -175,10 +177,17 @@ impl Registry {
         let owner = self.word(at + SLOT_OWNER)?.load(Ordering::Acquire);
         let epoch = self.word(at + SLOT_EPOCH)?.load(Ordering::Acquire);
         let port = self.word(at + SLOT_PORT)?.load(Ordering::Acquire);
-        (owner != 0).then_some(SlotInfo { owner, epoch, port })
+        let flags = self.word(at + SLOT_FLAGS)?.load(Ordering::Acquire);
+        (owner != 0).then_some(SlotInfo {
+            owner,
+            epoch,
+            port,
+            monitor: flags & SLOT_MONITOR != 0,
+        })
     }
 
-    /// Takes a free slot of `kind` in channel `ch` for a port with id `port`, removing
+    /// Takes a free slot of `kind` in channel `ch` for a port with id `port` and `flags`
+    /// (`SLOT_MONITOR`), removing
     /// ports of dead nodes if every slot is taken. `None` when the channel is full.
     ///
     /// `prepare` runs after the slot is ours and before it is marked ready, so no peer
@@ -188,6 +197,7 @@ impl Registry {
         ch: usize,
         kind: PortKind,
         port: u64,
+        flags: u64,
         prepare: &dyn Fn(usize),
     ) -> Option<Claim> {
         let channel = *self.channel(ch);
@@ -211,6 +221,7 @@ impl Registry {
                         .fetch_add(1, Ordering::AcqRel)
                         .wrapping_add(1);
                     self.word(at + SLOT_PORT)?.store(port, Ordering::Relaxed);
+                    self.word(at + SLOT_FLAGS)?.store(flags, Ordering::Relaxed);
                     prepare(i);
                     // SYNC(release): publishes epoch and port with the ready state.
                     self.word(at + SLOT_STATE)?

@@ -14,7 +14,7 @@ use crate::os::futex::FutexError;
 use crate::os::mmap::{Mapping, Protection};
 use crate::os::shm::{Access, SharedMemory};
 use crate::os::signal::TerminationRequested;
-use crate::service::layout::QueueKind;
+use crate::service::layout::{QueueKind, SLOT_MONITOR};
 use crate::service::{Claim, OsError, OverflowPolicy, PortKind, ServiceInner};
 use crate::sync::Event;
 use crate::sync::chunk_store::{
@@ -188,11 +188,13 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    /// Claims a subscriber slot of channel `ch`. From the moment this returns, every chunk
-    /// sent to all subscribers reaches it.
+    /// Claims a subscriber slot of channel `ch` — a monitor's if `monitor` (it gets a copy
+    /// of every chunk sent, and is not one of the channel's receivers to choose from). From
+    /// the moment this returns, every chunk sent to all subscribers reaches it.
     pub(crate) fn create(
         service: Arc<ServiceInner>,
         ch: usize,
+        monitor: bool,
     ) -> Result<Self, SubscriberCreateError> {
         let qos = *service.qos(ch);
         let layout = chunk_layout(&service, ch)?;
@@ -208,7 +210,13 @@ impl Receiver {
                 }
             }
         };
-        let Some(claim) = service.claim_slot(ch, PortKind::Subscriber, port, &clear) else {
+        let Some(claim) = service.claim_slot(
+            ch,
+            PortKind::Subscriber,
+            port,
+            if monitor { SLOT_MONITOR } else { 0 },
+            &clear,
+        ) else {
             return Err(SubscriberCreateError::TooManySubscribers {
                 service: service.name.to_string(),
                 max: qos.max_subscribers,
@@ -640,7 +648,7 @@ mod tests {
             let service = Service::publish_subscribe::<u64>(&node, "retired")
                 .create()
                 .unwrap();
-            let receiver = Receiver::create(service.inner.clone(), 0).unwrap();
+            let receiver = Receiver::create(service.inner.clone(), 0, false).unwrap();
             let publisher = service.publisher().create().unwrap();
             publisher.send_copy(&7).unwrap();
             let held = receiver.receive(|_| Ok(())).unwrap().unwrap();

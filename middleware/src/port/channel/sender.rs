@@ -119,6 +119,9 @@ impl Default for SenderOptions {
 struct Connection {
     epoch: u64,
     port: u64,
+    /// A monitor: it gets a copy of what goes to the others, is never chosen, never holds
+    /// a sender up, and is no counterpart.
+    monitor: bool,
     deliver: IndexQueueProducer<Region>,
     event: Option<Event<Region>>,
     /// Chunks delivered to this subscriber and not taken back yet: an upper bound of the
@@ -139,6 +142,8 @@ struct State {
     discarded: u64,
     /// The next subscriber slot to try for [`Target::AnyOne`].
     turn: usize,
+    /// The subscriber slots whose occupant is a monitor, as a bit mask.
+    monitors: u64,
     events: Events,
 }
 
@@ -187,7 +192,7 @@ impl Sender {
             }
         };
         drop(shm);
-        let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port, &|_| {}) else {
+        let Some(claim) = service.claim_slot(ch, PortKind::Publisher, port, 0, &|_| {}) else {
             let _ = shm::unlink(&segment_name, service.permissions());
             return Err(PublisherCreateError::TooManyPublishers {
                 service: service.name.to_string(),
@@ -222,6 +227,7 @@ impl Sender {
                 loans: 0,
                 discarded: 0,
                 turn: 0,
+                monitors: 0,
                 events: Events::default(),
             }),
             service,
@@ -263,18 +269,30 @@ impl Sender {
         self.maintain(&mut state);
     }
 
-    /// How many subscribers are connected (after taking in registry changes).
+    /// How many subscribers are connected (after taking in registry changes); monitors
+    /// are not counted.
     pub(crate) fn connected(&self) -> usize {
         let mut state = self.state.borrow_mut();
         self.refresh(&mut state);
-        state.connections.iter().flatten().count()
+        state
+            .connections
+            .iter()
+            .flatten()
+            .filter(|c| !c.monitor)
+            .count()
     }
 
-    /// The ids of the connected subscribers.
+    /// The ids of the connected subscribers (monitors aside).
     pub(crate) fn connected_ports(&self) -> Vec<u64> {
         let mut state = self.state.borrow_mut();
         self.refresh(&mut state);
-        state.connections.iter().flatten().map(|c| c.port).collect()
+        state
+            .connections
+            .iter()
+            .flatten()
+            .filter(|c| !c.monitor)
+            .map(|c| c.port)
+            .collect()
     }
 
     /// Connections and departures of subscribers since the last call, oldest first.
@@ -341,21 +359,26 @@ impl Sender {
     fn reconnect(&self, state: &mut State) {
         for s in 0..state.connections.len() {
             let info = self.service.slot(self.ch, PortKind::Subscriber, s);
-            let current = state.connections[s].as_ref().map(|c| (c.epoch, c.port));
-            if info.map(|i| i.epoch) == current.map(|(epoch, _)| epoch) {
+            let current = state.connections[s]
+                .as_ref()
+                .map(|c| (c.epoch, c.port, c.monitor));
+            if info.map(|i| i.epoch) == current.map(|(epoch, _, _)| epoch) {
                 continue;
             }
             let bit = 1u64 << s;
-            if let Some((epoch, port)) = current {
+            if let Some((epoch, port, monitor)) = current {
                 // Its returns first, so that the new occupant finds the queue empty.
                 self.drain_returns_of(state, s);
                 state.connections[s] = None;
-                state.events.disconnected(
-                    &self.service,
-                    (self.ch, PortKind::Subscriber, s),
-                    epoch,
-                    port,
-                );
+                state.monitors &= !bit;
+                if !monitor {
+                    state.events.disconnected(
+                        &self.service,
+                        (self.ch, PortKind::Subscriber, s),
+                        epoch,
+                        port,
+                    );
+                }
                 match state.store.release_everywhere(bit) {
                     Ok(freed) => {
                         tracing::debug!(service = %self.service.name, slot = s, freed, "subscriber left")
@@ -381,6 +404,7 @@ impl Sender {
             let mut connection = Connection {
                 epoch: info.epoch,
                 port: info.port,
+                monitor: info.monitor,
                 deliver,
                 event: self.service.event(self.ch, PortKind::Subscriber, s),
                 unreturned: 0,
@@ -403,8 +427,12 @@ impl Sender {
             if let Some(event) = &connection.event {
                 let _ = event.notify();
             }
-            tracing::debug!(service = %self.service.name, slot = s, "subscriber connected");
-            state.events.connected(info.port);
+            tracing::debug!(service = %self.service.name, slot = s, monitor = info.monitor, "subscriber connected");
+            if info.monitor {
+                state.monitors |= bit;
+            } else {
+                state.events.connected(info.port);
+            }
             state.connections[s] = Some(connection);
         }
     }
@@ -514,7 +542,8 @@ impl Sender {
         let slots = state.connections.len();
         // The subscriber slots this sample goes to, as a bit mask (at most 63 slots, the
         // holders mask's width): no allocation on the send path.
-        let connected = |i: usize| state.connections[i].is_some();
+        let connected = |i: usize| state.connections[i].as_ref().is_some_and(|c| !c.monitor);
+        let monitors = state.monitors;
         let chosen: u64 = match target {
             Target::All => (0..slots)
                 .filter(|&i| connected(i))
@@ -527,7 +556,7 @@ impl Sender {
                 let pick = (0..slots).map(|k| (turn + k) % slots).find(|&i| {
                     state.connections[i]
                         .as_mut()
-                        .is_some_and(|c| c.deliver.has_room())
+                        .is_some_and(|c| !c.monitor && c.deliver.has_room())
                 });
                 if let Some(i) = pick {
                     state.turn = (i + 1) % slots;
@@ -535,13 +564,15 @@ impl Sender {
                 pick.map_or(0, |i| 1 << i)
             }
         };
+        // Monitors get a copy of what goes to anyone.
+        let chosen = if chosen == 0 { 0 } else { chosen | monitors };
         let is_chosen = |i: usize| chosen & (1 << i) != 0;
         if qos.overflow == OverflowPolicy::Error
-            && state
-                .connections
-                .iter_mut()
-                .enumerate()
-                .any(|(i, c)| is_chosen(i) && c.as_mut().is_some_and(|c| !c.deliver.has_room()))
+            && state.connections.iter_mut().enumerate().any(|(i, c)| {
+                is_chosen(i)
+                    && c.as_mut()
+                        .is_some_and(|c| !c.monitor && !c.deliver.has_room())
+            })
         {
             state.store.discard(loan)?;
             return Err(SendError::SubscriberFull);
@@ -588,9 +619,17 @@ impl Sender {
             let Some(connection) = state.connections[s].as_mut() else {
                 continue;
             };
+            let monitor = connection.monitor;
             let entry = Entry::new(index, self.claim.epoch, connection.epoch).encode();
+            // A monitor never holds the sender up: its oldest entry goes (and it counts it).
+            let policy = if monitor {
+                Overflow::OverwriteOldest
+            } else {
+                policy
+            };
             let mut pushed = connection.deliver.push(entry, policy);
-            if qos.overflow == OverflowPolicy::Block
+            if !monitor
+                && qos.overflow == OverflowPolicy::Block
                 && matches!(pushed, Err(PushError::Full { .. }))
                 && let Some(event) = &self.event
             {
@@ -621,11 +660,13 @@ impl Sender {
                 }
             };
             if ok {
-                delivered += 1;
                 if let Some(c) = state.connections[s].as_mut() {
                     c.unreturned += 1;
                 }
-                to = state.connections[s].as_ref().map(|c| (s, c.epoch));
+                if !monitor {
+                    delivered += 1;
+                    to = state.connections[s].as_ref().map(|c| (s, c.epoch));
+                }
                 if let Some(event) = state.connections[s].as_ref().and_then(|c| c.event.as_ref())
                     && let Err(error) = event.notify()
                 {
@@ -633,7 +674,9 @@ impl Sender {
                 }
             } else {
                 state.store.release(index, 1 << s)?;
-                if qos.overflow == OverflowPolicy::Block {
+                if monitor {
+                    // A monitor's loss is counted in its queue's overflows.
+                } else if qos.overflow == OverflowPolicy::Block {
                     undelivered += 1;
                 } else {
                     state.discarded += 1;

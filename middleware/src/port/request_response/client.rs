@@ -162,7 +162,7 @@ impl ClientCore {
             service: service.name.to_string(),
             max: qos.max_clients,
         };
-        let responses = match Receiver::create(service.clone(), 1) {
+        let responses = match Receiver::create(service.clone(), 1, false) {
             Ok(s) => s,
             Err(SubscriberCreateError::TooManySubscribers { .. }) => {
                 return Err(too_many(&service));

@@ -26,6 +26,7 @@
 //! server core.
 
 mod client;
+mod monitor;
 mod server;
 
 use std::time::Duration;
@@ -34,6 +35,9 @@ pub use client::{
     CallError, Client, ClientBuilder, ClientCreateError, PendingResponse, RawClient,
     RawClientBuilder, RawPendingResponse, RawRequestMut, RawResponse, RequestMut, RequestSendError,
     Response, ResponseError,
+};
+pub use monitor::{
+    Correlation, Direction, MonitorBuilder, MonitorCreateError, Observed, RawMonitor,
 };
 pub use server::{
     ActiveRequest, RawActiveRequest, RawResponseMut, RawServer, RawServerBuilder, RespondError,

@@ -88,7 +88,7 @@ impl ServerCore {
             service: service.name.to_string(),
             max,
         };
-        let requests = match Receiver::create(service.clone(), 0) {
+        let requests = match Receiver::create(service.clone(), 0, false) {
             Ok(s) => s,
             Err(SubscriberCreateError::TooManySubscribers { .. }) => {
                 return Err(too_many(&service));
