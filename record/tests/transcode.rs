@@ -3,12 +3,11 @@
 //! our own front end as the same type; and a CDR decoder we did not write reads what we
 //! write.
 
-use serde::Deserialize;
-use serde::de::{Deserializer, SeqAccess, Visitor};
-use shmbus::message::dynamic::Kind;
+mod common;
+
+use common::{CdrSample, aligned, compile, same_root};
 use shmbus::message::{Descriptor, Value};
 use shmbus::{FixedString, FixedVec, ShmMessage};
-use shmbus_idl::hir::{Hir, ItemKind, Type};
 use shmbus_record::cdr::{from_cdr, to_cdr};
 use shmbus_record::idl::idl_of;
 use shmbus_test_idl_corpus::corpus::checks;
@@ -65,146 +64,6 @@ fn every_generated_type_round_trips_through_cdr_and_its_idl_parses() {
     assert!(types > 10, "{types}");
 }
 
-/// Compiles IDL text with our own front end.
-fn compile(text: &str) -> Result<Hir, String> {
-    let mut sources = shmbus_idl::source::SourceMap::new();
-    let id = sources.add("recorded.idl", text);
-    let (hir, diags) = shmbus_idl::compile_sources(&mut sources, &[id], &Default::default());
-    let errors: Vec<String> = diags
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| shmbus_idl::diagnostics::render::render_one_line(d, &sources))
-        .collect();
-    match hir {
-        Some(hir) if errors.is_empty() => Ok(hir),
-        _ => Err(errors.join("\n")),
-    }
-}
-
-/// Whether the IDL type `ty` (in `hir`) is the same type as `d` for a reader of the CDR
-/// stream: the same kinds, names, bounds, lengths, enumerators, flags and union cases.
-/// (Widths that CDR does not carry — an enum stored in 1 byte — are not compared.)
-fn same(hir: &Hir, ty: &Type, d: &Descriptor, path: &str) {
-    let resolved = resolve(hir, ty);
-    match (resolved, d.kind()) {
-        (Type::Primitive(p), Kind::Primitive(q)) => {
-            assert_eq!(p.layout().size as usize, q.size(), "{path}: {p:?} vs {q:?}")
-        }
-        (Type::String(s), Kind::FixedString { capacity }) => {
-            assert_eq!(s.bound as usize, *capacity, "{path}")
-        }
-        (Type::Sequence(s), Kind::FixedVec { capacity, element }) => {
-            assert_eq!(s.bound as usize, *capacity, "{path}");
-            same(hir, &s.element, element, &format!("{path}[]"));
-        }
-        (Type::Array(a), Kind::Array { .. }) => {
-            let mut d = d.clone();
-            for &n in &a.dims {
-                let Kind::Array { len, element } = d.kind().clone() else {
-                    panic!("{path}: fewer dimensions in the descriptor")
-                };
-                assert_eq!(n as usize, len, "{path}");
-                d = element;
-            }
-            same(hir, &a.element, &d, &format!("{path}[]"));
-        }
-        (Type::Named(id), kind) => {
-            let item = hir.item(id);
-            match (&item.kind, kind) {
-                (ItemKind::Struct(s), Kind::Struct { fields }) => {
-                    assert_eq!(s.fields.len(), fields.len(), "{path}: {}", item.name);
-                    for (f, g) in s.fields.iter().zip(fields) {
-                        let p = format!("{path}.{}", g.name);
-                        assert_eq!(
-                            f.name.trim_start_matches('_'),
-                            g.name.trim_start_matches('_'),
-                            "{p}"
-                        );
-                        match g.ty.kind() {
-                            Kind::Optional { element } if f.optional => {
-                                same(hir, &f.ty, element, &p)
-                            }
-                            _ => {
-                                assert!(!f.optional, "{p}");
-                                same(hir, &f.ty, &g.ty, &p)
-                            }
-                        }
-                    }
-                }
-                (ItemKind::Struct(s), _) => {
-                    // A wrapper: one member `value` of the type.
-                    assert_eq!(s.fields.len(), 1, "{path}");
-                    let f = &s.fields[0];
-                    match d.kind() {
-                        Kind::Optional { element } if f.optional => same(hir, &f.ty, element, path),
-                        _ => same(hir, &f.ty, d, path),
-                    }
-                }
-                (ItemKind::Enum(e), Kind::Enum { variants, .. }) => {
-                    let names: Vec<(String, i128)> = e
-                        .enumerators
-                        .iter()
-                        .map(|en| (en.name.clone(), i128::from(en.value)))
-                        .collect();
-                    let ours: Vec<(String, i128)> =
-                        variants.iter().map(|v| (v.name.clone(), v.value)).collect();
-                    assert_eq!(names, ours, "{path}");
-                }
-                (ItemKind::Union(u), Kind::Union { fields, cases }) => {
-                    same(
-                        hir,
-                        &u.discriminator,
-                        &fields[0].ty,
-                        &format!("{path}.{}", fields[0].name),
-                    );
-                    let selectable: Vec<_> = cases
-                        .iter()
-                        .filter(|c| !c.labels.is_empty() || c.is_default)
-                        .collect();
-                    assert_eq!(u.cases.len(), selectable.len(), "{path}");
-                    for (c, ours) in u.cases.iter().zip(selectable) {
-                        let branch = &fields[ours.field];
-                        assert_eq!(c.name, branch.name, "{path}");
-                        assert_eq!(c.labels, ours.labels, "{path}.{}", c.name);
-                        assert_eq!(c.is_default, ours.is_default, "{path}.{}", c.name);
-                        same(hir, &c.ty, &branch.ty, &format!("{path}.{}", c.name));
-                    }
-                }
-                (other, kind) => panic!("{path}: IDL {other:?} vs {}", kind.word()),
-            }
-        }
-        (ty, Kind::Bitmask { repr, .. } | Kind::Enum { repr, .. }) => {
-            // A bitmask (and an enum without enumerators) is its integer.
-            assert!(
-                matches!(ty, Type::Primitive(p) if p.layout().size as usize == repr.size()),
-                "{path}: {ty:?}"
-            );
-        }
-        (ty, kind) => panic!("{path}: IDL {ty:?} vs {}", kind.word()),
-    }
-}
-
-/// The root type of an IDL (the message, or the struct that wraps it) is `d`.
-fn same_root(hir: &Hir, root: shmbus_idl::hir::ItemId, d: &Descriptor) {
-    match (&hir.item(root).kind, d.kind()) {
-        (ItemKind::Struct(_), Kind::Struct { .. })
-        | (_, Kind::Union { .. } | Kind::Enum { .. }) => same(hir, &Type::Named(root), d, d.name()),
-        (ItemKind::Struct(s), _) => same(hir, &s.fields[0].ty, d, "value"),
-        _ => same(hir, &Type::Named(root), d, d.name()),
-    }
-}
-
-/// `ty` with typedefs resolved.
-fn resolve(hir: &Hir, ty: &Type) -> Type {
-    match ty {
-        Type::Named(id) => match &hir.item(*id).kind {
-            ItemKind::Typedef(t) => resolve(hir, &t.ty),
-            _ => ty.clone(),
-        },
-        other => other.clone(),
-    }
-}
-
 #[test]
 fn the_idl_of_a_type_describes_the_same_type() {
     for d in [
@@ -253,63 +112,6 @@ fn insta_like(text: &str) {
     }
 }
 
-// ---- an independent decoder: the `cdr` crate, with serde types mirroring the IDL ----
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct CdrPoint {
-    x: f64,
-    y: f64,
-}
-
-/// `@optional int16`: a parameter header (id, length), then the value when the length
-/// is not 0.
-#[derive(Debug, PartialEq)]
-struct CdrOptionalI16(Option<i16>);
-
-impl<'de> Deserialize<'de> for CdrOptionalI16 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CdrOptionalI16;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an XCDR1 optional int16")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let _id: u16 = seq.next_element()?.unwrap_or_default();
-                let len: u16 = seq.next_element()?.unwrap_or_default();
-                Ok(CdrOptionalI16(if len == 0 {
-                    None
-                } else {
-                    seq.next_element()?
-                }))
-            }
-        }
-        // Three elements at most; a tuple reads them one after the other.
-        d.deserialize_tuple(3, V)
-    }
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct CdrEntry {
-    key: u8,
-    value: i32,
-}
-
-/// `rt::Sample` as its IDL says, read by the `cdr` crate.
-#[derive(Debug, Deserialize, PartialEq)]
-struct CdrSample {
-    id: u32,
-    at: CdrPoint,
-    name: String,
-    values: Vec<f32>,
-    level: CdrOptionalI16,
-    ok: bool,
-    mode: u32,
-    raw: [u8; 3],
-    wide: u16,
-    table: Vec<CdrEntry>,
-}
-
 #[test]
 fn an_independent_cdr_decoder_reads_what_we_write() {
     let d = Descriptor::of::<rt::Sample>();
@@ -347,35 +149,4 @@ fn an_independent_cdr_decoder_reads_what_we_write() {
         );
     }
     let _ = geo::Point::default();
-}
-
-/// `bytes` copied into memory aligned for any message type.
-fn aligned(bytes: &[u8]) -> AlignedBytes {
-    let mut words = vec![0u64; bytes.len().div_ceil(8)];
-    for (i, b) in bytes.iter().enumerate() {
-        let word = &mut words[i / 8];
-        *word |= u64::from(*b) << (8 * (i % 8));
-    }
-    AlignedBytes {
-        words,
-        len: bytes.len(),
-    }
-}
-
-struct AlignedBytes {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl std::ops::Deref for AlignedBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        let all: &[u8] = bytemuck_like(&self.words);
-        &all[..self.len]
-    }
-}
-
-fn bytemuck_like(words: &[u64]) -> &[u8] {
-    // Little-endian words hold the bytes in order (the test machines are little-endian).
-    zerocopy::IntoBytes::as_bytes(words)
 }

@@ -42,18 +42,25 @@ pub(crate) mod sealed {
 }
 
 /// Implements [`Waitable`] for a port: `self` is bound to `$s` in the expressions giving
-/// its event word and whether it is ready, and optionally how often to look again.
+/// its event word (or `events:` its two words, for a port of two channels) and whether it
+/// is ready, and optionally how often to look again.
 macro_rules! waitable {
     (
         $({$($generics:tt)*})? $ty:ty,
-        |$s:ident| event: $event:expr, ready: $ready:expr $(, interval: $interval:expr)? $(,)?
+        |$s:ident| event: $event:expr, $($rest:tt)*
+    ) => {
+        $crate::port::waitset::waitable!($({$($generics)*})? $ty, |$s| events: [$event, None], $($rest)*);
+    };
+    (
+        $({$($generics:tt)*})? $ty:ty,
+        |$s:ident| events: $events:expr, ready: $ready:expr $(, interval: $interval:expr)? $(,)?
     ) => {
         impl$(<$($generics)*>)? $crate::port::waitset::sealed::Sealed for $ty {}
 
         impl$(<$($generics)*>)? $crate::port::Waitable for $ty {
-            fn wait_event(&self) -> Option<&$crate::sync::Event<std::sync::Arc<$crate::os::mmap::Mapping>>> {
+            fn wait_events(&self) -> [Option<&$crate::sync::Event<std::sync::Arc<$crate::os::mmap::Mapping>>>; 2] {
                 let $s = self;
-                $event
+                $events
             }
 
             fn is_ready(&self) -> bool {
@@ -73,9 +80,10 @@ pub(crate) use waitable;
 
 /// A port a [`WaitSet`] can wait on. Implemented by the ports of this crate only.
 pub trait Waitable: sealed::Sealed {
-    /// The event word the port's peers notify.
+    /// The event words the port's peers notify (one, or two for a port of both channels
+    /// of a service).
     #[doc(hidden)]
-    fn wait_event(&self) -> Option<&Event<std::sync::Arc<Mapping>>>;
+    fn wait_events(&self) -> [Option<&Event<std::sync::Arc<Mapping>>>; 2];
     /// Whether the port has something to take now (connects new peers first).
     #[doc(hidden)]
     fn is_ready(&self) -> bool;
@@ -92,7 +100,7 @@ pub trait Waitable: sealed::Sealed {
 pub enum AttachError {
     /// The set is full.
     #[error(
-        "a wait set holds at most {max} ports (the kernel's futex_waitv limit); use a second wait set in another thread"
+        "a wait set waits on at most {max} event words (the kernel's futex_waitv limit; a port has one, a monitor two); use a second wait set in another thread"
     )]
     TooMany {
         /// The limit.
@@ -167,6 +175,8 @@ impl Ready {
 #[derive(Default)]
 pub struct WaitSet<'a> {
     attached: Vec<&'a dyn Waitable>,
+    /// Event words of the attached ports, in all.
+    events: usize,
 }
 
 impl std::fmt::Debug for WaitSet<'_> {
@@ -183,16 +193,18 @@ impl<'a> WaitSet<'a> {
         Self::default()
     }
 
-    /// Watches `port`; at most 128 ports per set.
+    /// Watches `port`; at most 128 event words per set (a port has one, a monitor two).
     pub fn attach(&mut self, port: &'a dyn Waitable) -> Result<Attachment, AttachError> {
-        if self.attached.len() >= WAIT_ANY_MAX {
-            return Err(AttachError::TooMany { max: WAIT_ANY_MAX });
-        }
-        if port.wait_event().is_none() {
+        let events = port.wait_events().iter().flatten().count();
+        if events == 0 {
             return Err(AttachError::NoEvent);
+        }
+        if self.events + events > WAIT_ANY_MAX {
+            return Err(AttachError::TooMany { max: WAIT_ANY_MAX });
         }
         let id = Attachment(self.attached.len() as u8);
         self.attached.push(port);
+        self.events += events;
         Ok(id)
     }
 
@@ -232,11 +244,18 @@ impl<'a> WaitSet<'a> {
         }
     }
 
+    /// The event words of the attached ports.
+    fn events(&self) -> impl Iterator<Item = &Event<std::sync::Arc<Mapping>>> {
+        self.attached
+            .iter()
+            .flat_map(|p| p.wait_events().into_iter().flatten())
+    }
+
     fn wait(&self, timeout: Option<Duration>) -> Result<Ready, WaitError> {
         let deadline = timeout.map(|t| {
             monotonic_ns().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
         });
-        let Some(first) = self.attached.iter().find_map(|p| p.wait_event()) else {
+        let Some(first) = self.events().next() else {
             return match timeout {
                 Some(timeout) => {
                     std::thread::sleep(timeout);
@@ -250,7 +269,7 @@ impl<'a> WaitSet<'a> {
             // changes a counter, so the kernel's compare refuses to sleep (sync::event).
             let mut tickets = [(first, first.ticket()); WAIT_ANY_MAX];
             let mut n = 0;
-            for event in self.attached.iter().filter_map(|p| p.wait_event()) {
+            for event in self.events() {
                 tickets[n] = (event, event.ticket());
                 n += 1;
             }

@@ -136,6 +136,14 @@ macro_rules! pubsub_setters {
             max_borrowed = 6;
         }
 
+        /// Every QoS value at once, all of them explicit (a tool recreating a service as it
+        /// was recorded).
+        pub fn qos(mut self, qos: PubSubQos) -> Self {
+            self.settings.qos = qos;
+            self.settings.explicit = [true; 8];
+            self
+        }
+
         /// What a publisher does when a subscriber's buffer is full (default: overwrite the
         /// oldest sample).
         pub fn overflow(mut self, policy: OverflowPolicy) -> Self {

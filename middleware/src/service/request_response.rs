@@ -140,6 +140,14 @@ macro_rules! rr_setters {
             max_borrowed_responses = 6;
         }
 
+        /// Every QoS value at once, all of them explicit (a tool recreating a service as it
+        /// was recorded).
+        pub fn qos(mut self, qos: RequestResponseQos) -> Self {
+            self.settings.qos = qos;
+            self.settings.explicit = [true; 7];
+            self
+        }
+
         /// Who may open the service's shared-memory objects (default: the node's
         /// [`Config::permissions`](crate::Config::permissions)).
         pub fn permissions(mut self, permissions: Permissions) -> Self {

@@ -145,11 +145,8 @@ impl RawMonitor {
             .saturating_add(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX));
         loop {
             // Tickets first, then the look, then the sleep: a send in between is not missed.
-            let events: Vec<&Event<_>> = [self.requests.event(), self.responses.event()]
-                .into_iter()
-                .flatten()
-                .collect();
-            let tickets: Vec<_> = events.iter().map(|e| (*e, e.ticket())).collect();
+            let events = [self.requests.event(), self.responses.event()];
+            let tickets: Vec<_> = events.iter().flatten().map(|e| (*e, e.ticket())).collect();
             if let Some(observed) = self.receive()? {
                 return Ok(Some(observed));
             }
@@ -170,6 +167,12 @@ impl RawMonitor {
             .saturating_add(self.responses.missed())
     }
 }
+
+crate::port::waitset::waitable!(
+    RawMonitor,
+    |s| events: [s.requests.event(), s.responses.event()],
+    ready: s.requests.poll_ready() || s.responses.poll_ready(),
+);
 
 /// A request or response seen by a monitor: the sender's bytes in place, checked against
 /// its type; the chunk goes back when dropped.
