@@ -7,6 +7,8 @@
 //! shmbus pub robot/cmd '{"speed": 0.5}'
 //! shmbus call planner/plan '{"goal": [1, 2]}'
 //! shmbus hz robot/odometry         # rate, periods, missed samples, bytes per second
+//! shmbus record 'robot/**' -o run.mcap   # into MCAP: Foxglove opens it
+//! shmbus replay run.mcap --rate 2
 //! shmbus clean --dry-run           # what dead nodes left behind
 //! shmbus doctor                    # is this machine fit for shmbus?
 //! shmbus idl compile robot.idl -I idl -o src/generated/
@@ -27,6 +29,7 @@ mod idl;
 mod inspect;
 mod list;
 mod publish;
+mod record;
 mod render;
 
 use std::ffi::OsString;
@@ -71,6 +74,11 @@ enum Command {
     Call(call::CallArgs),
     /// Measure the rate of a publish-subscribe service: periods, missed samples, bytes/s.
     Hz(hz::HzArgs),
+    /// Record services into an MCAP file (OMG IDL schemas, CDR messages) that Foxglove and
+    /// the mcap tools open.
+    Record(record::RecordArgs),
+    /// Replay an MCAP file that `shmbus record` wrote into the domain.
+    Replay(record::ReplayArgs),
     /// Remove what dead nodes left behind: their ports, chunks, unused services, objects,
     /// tokens and lock files.
     Clean(clean::CleanArgs),
@@ -103,6 +111,8 @@ where
         Command::Pub(args) => publish::run(global, &args),
         Command::Call(args) => call::run(global, &args),
         Command::Hz(args) => hz::run(global, &args),
+        Command::Record(args) => record::record(global, &args),
+        Command::Replay(args) => record::replay(global, &args),
         Command::Clean(args) => clean::run(global, &args),
         Command::Doctor => doctor::run(global),
     };

@@ -3,7 +3,7 @@
 //! `shmbus` binary runs as a child process in the test's own domain and runtime folder.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -692,6 +692,206 @@ fn long_running_commands_end_cleanly_on_sigterm() {
     domain.assert_clean();
 }
 
+/// A temporary MCAP file of a test, removed at the end.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(test: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("shmbus-cli-{test}-{}.mcap", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        Self(path)
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp folder")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The data of the messages the `mcap` crate reads from `file` before its first error,
+/// and the error.
+fn readable(file: &Path) -> (Vec<Vec<u8>>, Option<String>) {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    let mut messages = Vec::new();
+    let stream = match mcap::MessageStream::new(&bytes) {
+        Ok(stream) => stream,
+        Err(error) => return (messages, Some(error.to_string())),
+    };
+    for message in stream {
+        match message {
+            Ok(m) => messages.push(m.data.into_owned()),
+            Err(error) => return (messages, Some(error.to_string())),
+        }
+    }
+    (messages, None)
+}
+
+/// Publishes `count` `Counted` samples on `name` (created with a buffer that holds them
+/// all, its publisher waiting rather than overwriting), once `recorders` subscribers are
+/// connected.
+fn publish_counted(domain: &Domain, node: &Node, name: &str, count: u64) {
+    let service = Service::publish_subscribe::<Counted>(node, name)
+        .subscriber_buffer(64)
+        .overflow(shmbus::OverflowPolicy::Block)
+        .open_or_create()
+        .unwrap();
+    until("the recorder's subscriber", || {
+        ports(
+            domain,
+            name,
+            Pattern::PublishSubscribe,
+            PortRole::Subscriber,
+        ) == 1
+    });
+    let publisher = service.publisher().send_timeout(PATIENCE).create().unwrap();
+    for seq in 0..count {
+        publisher
+            .send_copy(&Counted {
+                seq,
+                checksum: checksum(seq),
+            })
+            .unwrap();
+    }
+}
+
+/// `text` with the file name, size and duration of a record or replay report redacted.
+fn redact_report(text: &str, file: &TempFile) -> String {
+    text.lines()
+        .map(|line| {
+            let line = line.replace(file.arg(), "<file>");
+            match (line.find(" ("), line.find(" in "), line.rfind(" s: ")) {
+                (Some(open), Some(_), Some(end)) if line.starts_with("recorded") => {
+                    format!("{} (<size>) in <t>{}", &line[..open], &line[end + 2..])
+                }
+                (None, Some(at), Some(end)) if line.starts_with("replayed") => {
+                    format!("{} in <t>{}", &line[..at], &line[end + 2..])
+                }
+                _ => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn record_then_replay_into_a_fresh_domain() {
+    let file = TempFile::new("record");
+    let source = Domain::new("record_source");
+    {
+        let node = source.node("app");
+        let recorder = source.spawn(&["record", "robot/*", "-o", file.arg()]);
+        publish_counted(&source, &node, "robot/counted", 20);
+        sigterm(&recorder);
+        let out = recorder.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        insta::assert_snapshot!("record", redact_report(&stdout(&out), &file));
+    }
+    source.assert_clean();
+
+    let target = Domain::new("record_target");
+    {
+        let node = target.node("listener");
+        let counted = Service::publish_subscribe::<Counted>(&node, "renamed/counted")
+            .subscriber_buffer(64)
+            .create()
+            .unwrap();
+        let subscriber = counted.subscriber().create().unwrap();
+        let out = target.run(&[
+            "replay",
+            file.arg(),
+            "--rate",
+            "0",
+            "--remap",
+            "robot/counted=renamed/counted",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        insta::assert_snapshot!("replay", redact_report(&stdout(&out), &file));
+        for seq in 0..20 {
+            let sample = subscriber.receive().unwrap().expect("a replayed sample");
+            assert_eq!(
+                *sample,
+                Counted {
+                    seq,
+                    checksum: checksum(seq)
+                }
+            );
+        }
+        assert!(subscriber.receive().unwrap().is_none());
+    }
+    target.assert_clean();
+}
+
+#[test]
+fn a_recorder_killed_with_sigkill_leaves_a_file_readable_to_its_last_chunk() {
+    let file = TempFile::new("killed");
+    let source = Domain::new("killed_source");
+    let recorder_pid;
+    {
+        let node = source.node("app");
+        let mut recorder = source.spawn(&[
+            "record",
+            "robot/counted",
+            "-o",
+            file.arg(),
+            "--flush-interval",
+            "0.05",
+        ]);
+        recorder_pid = recorder.id();
+        publish_counted(&source, &node, "robot/counted", 30);
+        // Each flush closes a chunk: wait until all 30 are in closed chunks.
+        until("the recorder's chunks", || readable(&file.0).0.len() == 30);
+        recorder.kill().unwrap();
+        recorder.wait().unwrap();
+    }
+    // No summary, no footer: the `mcap` reader gives every message of the closed chunks,
+    // then says where the file ends.
+    let bytes = std::fs::read(&file.0).unwrap();
+    assert!(mcap::Summary::read(&bytes).is_err() || mcap::Summary::read(&bytes).unwrap().is_none());
+    let (messages, error) = readable(&file.0);
+    assert_eq!(messages.len(), 30);
+    assert!(error.is_some(), "a cut-off file ends in an error");
+    for (seq, message) in messages.iter().enumerate() {
+        let bytes = shmbus_record::cdr::from_cdr(&Descriptor::of::<Counted>(), message).unwrap();
+        assert_eq!(bytes[..8], (seq as u64).to_ne_bytes());
+    }
+    // The killed recorder's leftovers are cleaned as any dead node's.
+    let out = source.run(&["clean"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    source.assert_clean();
+
+    // The replay sends what is there, then says the file was cut off.
+    let target = Domain::new("killed_target");
+    {
+        let node = target.node("listener");
+        let counted = Service::publish_subscribe::<Counted>(&node, "robot/counted")
+            .subscriber_buffer(64)
+            .create()
+            .unwrap();
+        let subscriber = counted.subscriber().create().unwrap();
+        let out = target.run(&["replay", file.arg(), "--rate", "0"]);
+        assert_eq!(out.status.code(), Some(1));
+        let text = stderr(&out).replace(file.arg(), "<file>");
+        assert!(
+            text.starts_with("error: <file> is damaged or cut off after 30 messages: "),
+            "{text}"
+        );
+        let mut got = 0;
+        while subscriber.receive().unwrap().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 30);
+    }
+    target.assert_clean();
+    let _ = recorder_pid;
+}
+
 #[test]
 fn bad_input_is_an_error_that_says_what_is_wrong() {
     let domain = Domain::new("errors");
@@ -704,6 +904,8 @@ fn bad_input_is_an_error_that_says_what_is_wrong() {
         let rr = Service::request_response::<Ask, Answer>(&node, "rec/rr")
             .create()
             .unwrap();
+        let existing = TempFile::new("errors");
+        std::fs::write(&existing.0, "not a recording").unwrap();
         let mut out_of_range: serde_json::Value =
             serde_json::from_str(&Everything::sample_json(1)).unwrap();
         out_of_range["tiny"] = 300.into();
@@ -735,6 +937,32 @@ fn bad_input_is_an_error_that_says_what_is_wrong() {
                 ],
             ),
             (
+                "recording into a file that exists",
+                vec![
+                    "record".into(),
+                    "every/kind".into(),
+                    "-o".into(),
+                    existing.arg().into(),
+                ],
+            ),
+            (
+                "replaying a missing file",
+                vec!["replay".into(), "/nonexistent/run.mcap".into()],
+            ),
+            (
+                "replaying what is not MCAP",
+                vec!["replay".into(), existing.arg().into()],
+            ),
+            (
+                "a remapping that is none",
+                vec![
+                    "replay".into(),
+                    existing.arg().into(),
+                    "--remap".into(),
+                    "robot".into(),
+                ],
+            ),
+            (
                 "no server",
                 vec![
                     "call".into(),
@@ -752,6 +980,7 @@ fn bad_input_is_an_error_that_says_what_is_wrong() {
             assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
             report.push_str(&format!("{what}:\n  {}", stderr(&out)));
         }
+        let report = report.replace(existing.arg(), "<file>");
         insta::assert_snapshot!("errors", domain.redact(&report, &[]));
         drop(rr);
     }

@@ -103,7 +103,13 @@ pub enum ReplayError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The file is not MCAP, or damaged, or cut off.
+    /// The file is not MCAP.
+    #[error("{} is not an MCAP file (it does not begin with MCAP's magic bytes)", path.display())]
+    NotMcap {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is damaged, or cut off.
     #[error(
         "{} is damaged or cut off after {messages} messages: {source}{}",
         path.display(),
@@ -311,6 +317,10 @@ impl Replayer {
             path: path.clone(),
             source,
         })?;
+        let mut magic = [0u8; 8];
+        if file.read_exact(&mut magic).is_err() || magic != *mcap::MAGIC {
+            return Err(ReplayError::NotMcap { path });
+        }
         let mut replayer = Self {
             node: node.clone(),
             path,

@@ -553,7 +553,7 @@ fn damaged_files_are_refused_and_nothing_invalid_is_sent() {
     std::fs::write(&file.0, b"hello, this is not a recording").unwrap();
     let (result, got) = replay_numbers(&target, &file.0, "numbers", fast());
     assert!(
-        matches!(result, Err(ReplayError::Read { messages: 0, .. })),
+        matches!(result, Err(ReplayError::NotMcap { .. })),
         "{result:?}"
     );
     assert!(got.is_empty());
