@@ -15,6 +15,7 @@ use shmbus::{Config, Node as ShmNode, Service as ShmService};
 use shmbus_benchmarks::links::{Error, Floor, Link, Setup, Stream, Wait};
 use shmbus_benchmarks::msg::{self, Msg, SIZES};
 use shmbus_benchmarks::raw::{self, Region};
+use shmbus_benchmarks::record;
 use shmbus_benchmarks::stats::{self, Report, Row, size_name, summarize};
 use shmbus_benchmarks::tput::{self, Mode};
 use shmbus_benchmarks::{links, plot, with_msg};
@@ -42,6 +43,8 @@ enum Command_ {
     Footprint(Opts),
     /// Creating and opening 1,000 services; cleaning up after 100 dead nodes.
     Scale(Opts),
+    /// `shmbus record` keeping up with 8 B at 100 kHz and 1 MiB at 1 kHz for 10 s.
+    Record(Opts),
     /// Every scenario above, in turn.
     All(Opts),
     /// Redraws the plots from the CSV files of the last run.
@@ -81,6 +84,12 @@ struct PeerArgs {
     domain: String,
     iox_prefix: String,
     duration_ms: u64,
+    /// Messages per second (the record scenario's publisher).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// A new pseudo-random body in every message (the record scenario's publisher).
+    #[arg(long)]
+    random: bool,
 }
 
 /// The transports, and what the tables call them.
@@ -763,6 +772,130 @@ fn footprint(ctx: &Ctx, _: &Opts) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// Seconds each measurement of the record scenario publishes (times `--work`).
+const RECORD_SECONDS: f64 = 10.0;
+
+fn record_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
+    use record::{Case, Sink};
+    let mut report = Report {
+        name: "record",
+        unit: "per second, or count",
+        rows: Vec::new(),
+    };
+    let cases = [
+        Case {
+            size: 8,
+            rate: 100_000,
+            random: false,
+        },
+        Case {
+            size: 1 << 20,
+            rate: 1000,
+            random: true,
+        },
+        Case {
+            size: 1 << 20,
+            rate: 1000,
+            random: false,
+        },
+    ];
+    let sinks = [Sink::RecordZstd, Sink::RecordPlain, Sink::RawDump];
+    let duration = Duration::from_secs_f64(RECORD_SECONDS * o.work);
+    // `shmbus record` and the programs it records are not pinned: the recorder's two
+    // threads and the publisher share both cores as the scheduler sees fit.
+    raw::unpin()?;
+    let result = record_cases(ctx, o, &cases, &sinks, duration, &mut report);
+    raw::pin_to(0)?;
+    result.map(|()| report)
+}
+
+fn record_cases(
+    ctx: &Ctx,
+    o: &Opts,
+    cases: &[record::Case],
+    sinks: &[record::Sink],
+    duration: Duration,
+    report: &mut Report,
+) -> Result<(), Error> {
+    // Each measurement is long: no warm-up round, at most 3 rounds.
+    let rounds = o.rounds.clamp(1, 3);
+    for &case in cases {
+        if !o.sizes.is_empty() && !o.sizes.contains(&case.size) {
+            continue;
+        }
+        let figures = [
+            "msg/s written",
+            "MB/s taken in",
+            "file MB/s",
+            "missed",
+            "not written",
+            "sink CPU %",
+        ];
+        let mut samples = vec![vec![Vec::new(); sinks.len()]; figures.len()];
+        for _ in 0..rounds {
+            for (i, &sink) in sinks.iter().enumerate() {
+                let tag = ctx.next_tag("record");
+                let (domain, iox_prefix) = (&ctx.domain, &ctx.iox_prefix);
+                let publish = || -> Result<(u64, Duration), Error> {
+                    let out = Command::new(std::env::current_exe()?)
+                        .args(["peer", "record-pub", "shmbus"])
+                        .arg(case.size.to_string())
+                        .args(["1", &tag, domain, iox_prefix])
+                        .arg(duration.as_millis().to_string())
+                        .args(["--rate", &case.rate.to_string()])
+                        .args(case.random.then_some("--random"))
+                        .stdout(Stdio::piped())
+                        .output()?;
+                    if !out.status.success() {
+                        return Err(format!("the publisher failed: {}", out.status).into());
+                    }
+                    let text = String::from_utf8(out.stdout)?;
+                    let mut words = text.split_whitespace().map(str::parse::<u64>);
+                    match (words.next(), words.next()) {
+                        (Some(Ok(sent)), Some(Ok(ns))) => Ok((sent, Duration::from_nanos(ns))),
+                        _ => Err(format!("the publisher said {text:?}").into()),
+                    }
+                };
+                let got = record::measure(&ctx.shm_node, &tag, case, sink, publish)?;
+                let seconds = got.publishing.as_secs_f64();
+                let values = [
+                    got.written as f64 / seconds,
+                    got.bytes as f64 / seconds / 1e6,
+                    got.file_bytes as f64 / seconds / 1e6,
+                    got.missed as f64,
+                    got.sent.saturating_sub(got.written) as f64,
+                    got.cpu.as_secs_f64() / seconds * 100.0,
+                ];
+                eprintln!(
+                    "  record {:>32} {:>22}: sent {} written {} missed {} in {seconds:.2} s, {:.0} msg/s, {:.1} MB/s in, file {:.1} MB/s, CPU {:.0} %",
+                    case.name(),
+                    sink.name(),
+                    got.sent,
+                    got.written,
+                    got.missed,
+                    values[0],
+                    values[1],
+                    values[2],
+                    values[5]
+                );
+                for (f, v) in values.into_iter().enumerate() {
+                    samples[f][i].push(v);
+                }
+            }
+        }
+        for (f, figure) in figures.iter().enumerate() {
+            for (i, sink) in sinks.iter().enumerate() {
+                report.rows.push(Row {
+                    case: format!("{}: {figure}", case.name()),
+                    transport: sink.name(),
+                    summary: summarize(&samples[f][i]),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Services of the scale scenario.
 const SCALE_SERVICES: usize = 1_000;
 /// Dead nodes of the cleanup case.
@@ -963,7 +1096,10 @@ fn scale(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
 }
 
 fn peer(a: PeerArgs) -> Result<(), Error> {
-    raw::pin_to(1)?;
+    // The record scenario runs unpinned, as a recorder and its publisher do.
+    if a.kind != "record-pub" {
+        raw::pin_to(1)?;
+    }
     match a.kind.as_str() {
         "spin" | "block" | "rpc" => with_msg!(a.size, pong(&a)),
         "tput-lossless" | "tput-overwrite" => match a.size {
@@ -972,6 +1108,18 @@ fn peer(a: PeerArgs) -> Result<(), Error> {
         },
         "footprint" => footprint_peer(&a),
         "dead-node" => dead_node_peer(&a),
+        "record-pub" => {
+            let node = ShmNode::builder()
+                .name("publisher")
+                .config(Ctx::config(&a.domain)?)
+                .create()?;
+            let case = record::Case {
+                size: a.size,
+                rate: a.rate,
+                random: a.random,
+            };
+            record::publish(&node, &a.tag, case, Duration::from_millis(a.duration_ms))
+        }
         other => Err(format!("unknown peer kind {other}").into()),
     }
 }
@@ -996,6 +1144,7 @@ fn main() -> Result<(), Error> {
         | Command_::Fanout(ref o)
         | Command_::Footprint(ref o)
         | Command_::Scale(ref o)
+        | Command_::Record(ref o)
         | Command_::All(ref o) => o.clone(),
     };
     raw::pin_to(0)?;
@@ -1040,7 +1189,7 @@ fn main() -> Result<(), Error> {
 
 fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
     type Scenario = fn(&Ctx, &Opts) -> Result<Report, Error>;
-    let all: [(&str, Scenario); 7] = [
+    let all: [(&str, Scenario); 8] = [
         ("latency", latency),
         ("wakeup", wakeup),
         ("rpc", rpc),
@@ -1048,6 +1197,7 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         ("fanout", fanout),
         ("footprint", footprint),
         ("scale", scale),
+        ("record", record_scenario),
     ];
     let wanted = match command {
         Command_::Latency(_) => "latency",
@@ -1057,13 +1207,21 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         Command_::Fanout(_) => "fanout",
         Command_::Footprint(_) => "footprint",
         Command_::Scale(_) => "scale",
+        Command_::Record(_) => "record",
         _ => "all",
     };
     for (name, scenario) in all {
         if wanted != "all" && wanted != name {
             continue;
         }
-        eprintln!("== {name} ({} rounds after a warm-up round)", o.rounds);
+        if name == "record" {
+            eprintln!(
+                "== {name} ({} rounds, no warm-up round)",
+                o.rounds.clamp(1, 3)
+            );
+        } else {
+            eprintln!("== {name} ({} rounds after a warm-up round)", o.rounds);
+        }
         let report = scenario(ctx, o)?;
         println!("{}", report.table());
         let csv = report.write_csv(&o.out)?;

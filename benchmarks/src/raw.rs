@@ -160,3 +160,23 @@ pub fn remove_shm_objects(prefix: &str) -> usize {
     }
     n
 }
+
+/// CPU time this process has used, all its threads together.
+pub fn process_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    std::time::Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Lets the calling thread (and threads it starts later) run on every CPU again.
+pub fn unpin() -> std::io::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    for cpu in 0..cpus {
+        set.set(cpu);
+    }
+    rustix::thread::sched_setaffinity(None, &set)?;
+    Ok(())
+}

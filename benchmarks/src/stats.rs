@@ -98,7 +98,8 @@ impl Report {
             let ours = self.get(&case, "shmbus");
             for r in self.rows.iter().filter(|r| r.case == case) {
                 let ratio = match ours {
-                    Some(o) if r.transport != "shmbus" => {
+                    // A ratio of counts that are both zero (samples missed) says nothing.
+                    Some(o) if r.transport != "shmbus" && r.summary.median != 0.0 => {
                         format!("{:.2}", o.median / r.summary.median)
                     }
                     _ => "—".to_owned(),
@@ -154,6 +155,8 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         } else {
             format!("{:.1} k", v / 1e3)
         }
+    } else if v.abs() < 100.0 && v.fract() != 0.0 {
+        format!("{v:.2}")
     } else {
         format!("{v:.0}")
     }
