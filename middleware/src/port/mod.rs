@@ -19,11 +19,13 @@
 //! Publish-subscribe ports are in [`publisher`] and [`subscriber`]; [`request_response`]
 //! builds clients and servers on two channels of the core. Every port is `Send` (not
 //! `Sync`: one port per thread), sees its counterparts ([`PortEvent`], counts), and every
-//! receiving port can be waited on with others in a [`WaitSet`].
+//! receiving port can be waited on with others in a [`WaitSet`], or awaited in async code
+//! on any executor ([`asynchronous`]).
 //!
 //! [`Service::raw_publish_subscribe`]: crate::service::Service::raw_publish_subscribe
 //! [`Service::raw_request_response`]: crate::service::Service::raw_request_response
 
+pub mod asynchronous;
 pub mod channel;
 pub mod publisher;
 pub mod request_response;

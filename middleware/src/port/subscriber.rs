@@ -53,6 +53,19 @@ macro_rules! subscriber_methods {
             found.transpose()
         }
 
+        $crate::port::asynchronous::async_methods! {
+            /// The next sample, when one comes: the async form of
+            /// [`receive_blocking`](Self::receive_blocking), on any executor (see
+            /// [`asynchronous`](crate::port::asynchronous)). Dropping the future loses nothing.
+            fn receive_async -> $sample;
+            /// Every sample as it comes, as a [`Stream`](crate::port::asynchronous::Stream)
+            /// (async; see [`asynchronous`](crate::port::asynchronous)). A sample that fails
+            /// validation is an `Err` item and the stream goes on.
+            fn samples;
+            error ReceiveError;
+            take |s| s.receive()
+        }
+
         /// Whether a sample is waiting (without taking it).
         pub fn has_samples(&self) -> bool {
             self.receiver.has_samples()
@@ -98,8 +111,8 @@ macro_rules! sample_header {
     };
 }
 
-super::waitset::waitable!({T} Subscriber<T>, |s| event: s.receiver.event(), ready: s.receiver.poll_ready());
-super::waitset::waitable!(RawSubscriber, |s| event: s.receiver.event(), ready: s.receiver.poll_ready());
+super::waitset::waitable!({T} Subscriber<T>, |s| event: s.receiver.event(), ready: s.receiver.poll_ready(), parked: s.receiver.parked());
+super::waitset::waitable!(RawSubscriber, |s| event: s.receiver.event(), ready: s.receiver.poll_ready(), parked: s.receiver.parked());
 
 /// Builds a [`Subscriber`].
 #[derive(Debug)]
@@ -258,4 +271,16 @@ const _: () = {
     const fn is_send<T: Send>() {}
     is_send::<Subscriber<u64>>();
     is_send::<RawSubscriber>();
+    // Their futures too, so that a task owning a subscriber can be spawned anywhere.
+    is_send::<
+        crate::port::asynchronous::Next<
+            'static,
+            Subscriber<u64>,
+            Sample<'static, u64>,
+            ReceiveError,
+        >,
+    >();
+    is_send::<
+        crate::port::asynchronous::Next<'static, RawSubscriber, RawSample<'static>, ReceiveError>,
+    >();
 };

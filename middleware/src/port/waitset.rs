@@ -42,8 +42,8 @@ pub(crate) mod sealed {
 }
 
 /// Implements [`Waitable`] for a port: `self` is bound to `$s` in the expressions giving
-/// its event word (or `events:` its two words, for a port of two channels) and whether it
-/// is ready, and optionally how often to look again.
+/// its event word (or `events:` its two words, for a port of two channels), whether it
+/// is ready, optionally how often to look again, and where its async registration is kept.
 macro_rules! waitable {
     (
         $({$($generics:tt)*})? $ty:ty,
@@ -53,7 +53,8 @@ macro_rules! waitable {
     };
     (
         $({$($generics:tt)*})? $ty:ty,
-        |$s:ident| events: $events:expr, ready: $ready:expr $(, interval: $interval:expr)? $(,)?
+        |$s:ident| events: $events:expr, ready: $ready:expr $(, interval: $interval:expr)?,
+        parked: $parked:expr $(,)?
     ) => {
         impl$(<$($generics)*>)? $crate::port::waitset::sealed::Sealed for $ty {}
 
@@ -73,6 +74,11 @@ macro_rules! waitable {
                     $interval
                 }
             )?
+
+            fn parked(&self) -> &$crate::port::asynchronous::Parked {
+                let $s = self;
+                $parked
+            }
         }
     };
 }
@@ -93,6 +99,10 @@ pub trait Waitable: sealed::Sealed {
     fn poll_interval(&self) -> Option<Duration> {
         None
     }
+    /// Where the async futures keep the port's registration with the waker threads
+    /// between futures (`port::asynchronous`).
+    #[doc(hidden)]
+    fn parked(&self) -> &crate::port::asynchronous::Parked;
 }
 
 /// Failure of [`WaitSet::attach`].

@@ -217,6 +217,18 @@ impl<R: Region> Event<R> {
     }
 }
 
+impl<R: Region + Send + Sync + 'static> Event<std::sync::Arc<R>> {
+    /// The same event word, held through an `Arc` of any region: what the waker threads of
+    /// async ports keep (`port::asynchronous::waker`), whatever memory the port maps.
+    pub fn to_shared(&self) -> Event<std::sync::Arc<dyn Region + Send + Sync>> {
+        let place = self
+            .place
+            .rehandle(|r| std::sync::Arc::clone(r) as std::sync::Arc<dyn Region + Send + Sync>)
+            .expect("an Arc clone is the same region");
+        Event { place }
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -107,6 +107,19 @@ impl<R: Region> Placement<R> {
         Ok(Self { region, offset })
     }
 
+    /// The same place through another handle `map` makes of the region (an `Arc` of a
+    /// mapping as an `Arc` of any region, say); `None` if that handle is not the very same
+    /// memory (base and length), so the checks of [`Placement::new`] carry over.
+    pub(crate) fn rehandle<S: Region>(&self, map: impl FnOnce(&R) -> S) -> Option<Placement<S>> {
+        let region = map(&self.region);
+        (region.as_ptr() == self.region.as_ptr() && region.len() == self.region.len()).then_some(
+            Placement {
+                region,
+                offset: self.offset,
+            },
+        )
+    }
+
     /// A reference to the `T` at `byte_offset` from the start of this placement.
     ///
     /// # Safety

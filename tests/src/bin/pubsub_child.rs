@@ -199,6 +199,26 @@ fn run() -> Result<(), Error> {
             println!("sent");
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
+        // Opens the service (lossless), says `ready`, waits for a line, publishes N
+        // counted samples and the end marker (seq 0), says `sent` and exits.
+        "publish-lossless" => {
+            let n: u64 = rest.first().map(|n| n.parse()).transpose()?.unwrap_or(1);
+            let service = Service::publish_subscribe::<Counted>(&node, service)
+                .subscriber_buffer(64)
+                .overflow(OverflowPolicy::Block)
+                .open()?;
+            let publisher = service.publisher().create()?;
+            println!("ready");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            for seq in (1..=n).chain([0]) {
+                publisher.send_copy(&Counted {
+                    seq,
+                    checksum: checksum(seq),
+                })?;
+            }
+            println!("sent");
+        }
         // Receives two samples and holds them, says `holding`, then sleeps (a dead
         // subscriber that took chunks with it).
         "hold-two" => {

@@ -2,6 +2,8 @@
 //! segments, receives and returns. Knows bytes only; the ports above add the type.
 
 use std::cell::RefCell;
+
+use crate::port::asynchronous::Parked;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +65,9 @@ pub enum ReceiveError {
     /// Sleeping on the wake-up word failed.
     #[error("waiting for samples failed: {0}")]
     Wait(#[from] FutexError),
+    /// Waiting asynchronously could not start or failed.
+    #[error(transparent)]
+    Async(#[from] crate::port::asynchronous::waker::WakerError),
     /// The program was asked to terminate (SIGINT or SIGTERM with
     /// [`NodeBuilder::signal_handling`](crate::node::NodeBuilder::signal_handling)): leave
     /// the loop and drop the ports.
@@ -185,6 +190,9 @@ pub(crate) struct Receiver {
     port: u64,
     layout: ChunkLayout,
     event: Option<Event<Region>>,
+    /// The async futures' registration with the waker threads, kept between futures so
+    /// that a task awaiting this port in a loop registers once (`port::asynchronous`).
+    parked: Parked,
 }
 
 impl Receiver {
@@ -259,6 +267,7 @@ impl Receiver {
             port,
             layout,
             event,
+            parked: Parked::default(),
         })
     }
 
@@ -275,6 +284,11 @@ impl Receiver {
     /// The claimed slot (request-response routes responses to it).
     pub(crate) fn slot(&self) -> usize {
         self.claim.slot
+    }
+
+    /// Where the async futures keep their registration between futures.
+    pub(crate) fn parked(&self) -> &Parked {
+        &self.parked
     }
 
     /// The event word publishers notify.

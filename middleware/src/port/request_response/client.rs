@@ -96,6 +96,12 @@ pub enum ResponseError {
     Terminated(#[from] TerminationRequested),
 }
 
+impl From<crate::port::asynchronous::waker::WakerError> for ResponseError {
+    fn from(error: crate::port::asynchronous::waker::WakerError) -> Self {
+        Self::Receive(ReceiveError::Async(error))
+    }
+}
+
 impl From<WaitError> for ResponseError {
     fn from(error: WaitError) -> Self {
         match error {
@@ -485,6 +491,22 @@ impl<Req: ShmMessage, Res: ShmMessage> Client<Req, Res> {
         Ok(self.request(loaned))
     }
 
+    /// Sends `request` and waits for the first response (async, on any executor; see
+    /// [`asynchronous`](crate::port::asynchronous)). No timeout of its own: wrap it in
+    /// your executor's (`tokio::time::timeout`, say); dropping the future cancels the
+    /// request. A server that dies is [`ResponseError::ServerGone`], one that ends the
+    /// stream without a response [`CallError::NoResponse`].
+    pub async fn call_async(&self, request: &Req) -> Result<Response<'_, Res>, CallError>
+    where
+        Req: Copy,
+    {
+        let mut pending = self.send_copy(request)?;
+        match pending.receive_async().await? {
+            Some(response) => Ok(response),
+            None => Err(CallError::NoResponse),
+        }
+    }
+
     /// Sends `request` and waits at most `timeout` for the first response.
     pub fn call(&self, request: &Req, timeout: Duration) -> Result<Response<'_, Res>, CallError>
     where
@@ -596,6 +618,18 @@ impl<'a> Pending<'a> {
             // A cheap check only: a busy-polling caller must not pay a syscall per poll.
             Poll::Nothing if self.client.server_alive(self.slot, false) => Ok(None),
             Poll::Nothing => self.gone(),
+        }
+    }
+
+    /// One look for the async forms: `Some(Some)` a response, `Some(None)` the end of the
+    /// stream, `None` nothing yet (and the server is alive: checked thoroughly, since
+    /// async tasks look only when notified or every `LIVENESS_SLICE`).
+    fn poll_async(&self) -> Result<Option<Option<Received<'a>>>, ResponseError> {
+        match self.poll()? {
+            Poll::Response(held) => Ok(Some(Some(self.received(held)))),
+            Poll::Finished => Ok(Some(None)),
+            Poll::Nothing if self.client.server_alive(self.slot, true) => Ok(None),
+            Poll::Nothing => self.gone().map(Some),
         }
     }
 
@@ -730,6 +764,37 @@ macro_rules! pending_methods {
             Ok(self.pending.wait(None)?.map(|r| self.wrap(r)))
         }
 
+        /// The next response, when one comes; `Ok(None)` when the server ended the stream
+        /// (the async form of [`receive_blocking`](Self::receive_blocking), on any executor;
+        /// see [`asynchronous`](crate::port::asynchronous)). A server that dies meanwhile
+        /// ends it with [`ResponseError::ServerGone`]. Dropping the future loses nothing.
+        pub fn receive_async(
+            &mut self,
+        ) -> $crate::port::asynchronous::Next<'_, Self, Option<$response>, ResponseError> {
+            $crate::port::asynchronous::Next::new(self, |s| {
+                Ok(s.pending
+                    .poll_async()?
+                    .map(|found| found.map(|r| s.wrap(r))))
+            })
+        }
+
+        /// Every response as it comes, as a
+        /// [`Stream`](crate::port::asynchronous::Stream) that ends when the server ends
+        /// the response stream, or after a [`ResponseError::ServerGone`] item.
+        pub fn responses(
+            &self,
+        ) -> $crate::port::asynchronous::Items<'_, Self, $response, ResponseError> {
+            $crate::port::asynchronous::Items::new(
+                self,
+                |s| {
+                    Ok(s.pending
+                        .poll_async()?
+                        .map(|found| found.map(|r| s.wrap(r))))
+                },
+                true,
+            )
+        }
+
         /// Whether the server ended the response stream and every response was taken.
         pub fn is_finished(&self) -> bool {
             self.pending.is_finished()
@@ -784,6 +849,7 @@ waitable!(
     |s| event: s.pending.client.responses.event(),
     ready: s.pending.is_ready(),
     interval: Some(LIVENESS_SLICE),
+    parked: s.pending.client.responses.parked(),
 );
 
 /// A response: reads the server's memory in place (`Deref<Target = Res>`); gives the chunk
@@ -944,6 +1010,7 @@ waitable!(
     |s| event: s.pending.client.responses.event(),
     ready: s.pending.is_ready(),
     interval: Some(LIVENESS_SLICE),
+    parked: s.pending.client.responses.parked(),
 );
 
 /// A byte-level response: the server's bytes in place, checked against the response type;

@@ -113,6 +113,17 @@ impl RawMonitor {
         self.service.type_of(1)
     }
 
+    crate::port::asynchronous::async_methods! {
+        /// The next request or response, when one comes (async, on any executor; see
+        /// [`asynchronous`](crate::port::asynchronous)). Dropping the future loses nothing.
+        fn receive_async -> Observed<'_>;
+        /// Every request and response as it comes, as a
+        /// [`Stream`](crate::port::asynchronous::Stream).
+        fn messages;
+        error ReceiveError;
+        take |s| s.receive()
+    }
+
     /// The next request or response, if one is waiting (requests first). Never blocks.
     pub fn receive(&self) -> Result<Option<Observed<'_>>, ReceiveError> {
         for (direction, receiver, ch) in [
@@ -172,6 +183,7 @@ crate::port::waitset::waitable!(
     RawMonitor,
     |s| events: [s.requests.event(), s.responses.event()],
     ready: s.requests.poll_ready() || s.responses.poll_ready(),
+    parked: s.requests.parked(),
 );
 
 /// A request or response seen by a monitor: the sender's bytes in place, checked against

@@ -190,6 +190,18 @@ macro_rules! server_methods {
             }
         }
 
+        $crate::port::asynchronous::async_methods! {
+            /// The next request, when one comes: the async form of
+            /// [`receive_blocking`](Self::receive_blocking), on any executor (see
+            /// [`asynchronous`](crate::port::asynchronous)). Dropping the future loses nothing.
+            fn receive_async -> $request;
+            /// Every request as it comes, as a [`Stream`](crate::port::asynchronous::Stream)
+            /// (async; see [`asynchronous`](crate::port::asynchronous)).
+            fn requests;
+            error ReceiveError;
+            take |s| s.receive()
+        }
+
         /// Whether a request is waiting (without taking it).
         pub fn has_requests(&self) -> bool {
             self.core.requests.poll_ready()
@@ -372,7 +384,7 @@ impl<Req: ShmMessage, Res: ShmMessage> Server<Req, Res> {
     }
 }
 
-waitable!({Req, Res} Server<Req, Res>, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready());
+waitable!({Req, Res} Server<Req, Res>, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready(), parked: s.core.requests.parked());
 
 /// A request being served: read it (`Deref<Target = Req>`), respond any number of times,
 /// and drop it to end the response stream.
@@ -559,7 +571,7 @@ impl RawServer {
     }
 }
 
-waitable!(RawServer, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready());
+waitable!(RawServer, |s| event: s.core.requests.event(), ready: s.core.requests.poll_ready(), parked: s.core.requests.parked());
 
 /// A byte-level request being served: its bytes, checked against the request type;
 /// respond any number of times and drop it to end the stream.
@@ -648,4 +660,12 @@ const _: () = {
     const fn is_send<T: Send>() {}
     is_send::<Server<u64, u64>>();
     is_send::<RawServer>();
+    is_send::<
+        crate::port::asynchronous::Next<
+            'static,
+            Server<u64, u64>,
+            ActiveRequest<'static, u64, u64>,
+            ReceiveError,
+        >,
+    >();
 };
