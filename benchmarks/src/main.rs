@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use iceoryx2::prelude::*;
 use shmbus::{Config, Node as ShmNode, Service as ShmService};
 
+use shmbus_benchmarks::asynchronous::{self, Flavor};
 use shmbus_benchmarks::links::{Error, Floor, Link, Setup, Stream, Wait};
 use shmbus_benchmarks::msg::{self, Msg, SIZES};
 use shmbus_benchmarks::raw::{self, Region};
@@ -45,6 +46,8 @@ enum Command_ {
     Scale(Opts),
     /// `shmbus record` keeping up with 8 B at 100 kHz and 1 MiB at 1 kHz for 10 s.
     Record(Opts),
+    /// Wake-up latency of async subscribers (tokio) against blocking receives.
+    Async(Opts),
     /// Every scenario above, in turn.
     All(Opts),
     /// Redraws the plots from the CSV files of the last run.
@@ -445,6 +448,7 @@ fn run_ping_pong(
         name,
         unit,
         rows: Vec::new(),
+        reference: "shmbus",
     };
     let transports: Vec<Transport> = transports
         .iter()
@@ -638,6 +642,7 @@ fn throughput(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         name: "throughput",
         unit: "msg/s received",
         rows: Vec::new(),
+        reference: "shmbus",
     };
     for mode in [Mode::Lossless, Mode::Overwrite] {
         let ts: &[Transport] = match mode {
@@ -741,6 +746,7 @@ fn footprint(ctx: &Ctx, _: &Opts) -> Result<Report, Error> {
         name: "footprint",
         unit: "count or bytes",
         rows: Vec::new(),
+        reference: "shmbus",
     };
     for t in [Transport::Shmbus, Transport::Iceoryx2] {
         let tag = ctx.next_tag("footprint");
@@ -772,6 +778,83 @@ fn footprint(ctx: &Ctx, _: &Opts) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// The async scenario: one-way wake-up latency of 8-byte messages between two async tasks
+/// (tokio current-thread, multi-thread), side by side with shmbus's and iceoryx2's
+/// blocking forms as the `wakeup` scenario measures them.
+fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
+    enum Way {
+        Async(Flavor),
+        Blocking(Transport),
+    }
+    let ways = [
+        (
+            Way::Async(Flavor::CurrentThread),
+            Flavor::CurrentThread.label(),
+        ),
+        (Way::Async(Flavor::MultiThread), Flavor::MultiThread.label()),
+        (Way::Blocking(Transport::Shmbus), "shmbus receive_blocking"),
+        (
+            Way::Blocking(Transport::Iceoryx2),
+            "iceoryx2 Event + Listener",
+        ),
+    ];
+    let mut report = Report {
+        name: "async",
+        unit: "one-way ns (wake-up, 8 B)",
+        rows: Vec::new(),
+        reference: Flavor::CurrentThread.label(),
+    };
+    let iters = iterations(8, o.work);
+    let warm = iters / 10 + 10;
+    let mut samples = vec![Vec::new(); ways.len()];
+    for round in 0..=o.rounds {
+        for (i, (way, _)) in ways.iter().enumerate() {
+            let v = match way {
+                Way::Async(flavor) => {
+                    let tag = ctx.next_tag(flavor.kind());
+                    let mut child = ctx.spawn(
+                        flavor.kind(),
+                        Transport::Shmbus,
+                        8,
+                        1,
+                        &tag,
+                        Duration::ZERO,
+                        false,
+                    )?;
+                    match asynchronous::ping(&ctx.shm_node, &tag, *flavor, warm, iters) {
+                        Ok(v) => {
+                            finish(child)?;
+                            v
+                        }
+                        Err(e) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(e);
+                        }
+                    }
+                }
+                Way::Blocking(t) => ping_pong_sized(ctx, "block", *t, 8, 1, iters)?,
+            };
+            if round > 0 {
+                samples[i].extend(v);
+            }
+        }
+    }
+    for (i, (_, label)) in ways.iter().enumerate() {
+        let summary = summarize(&samples[i]);
+        eprintln!(
+            "  async {label:>36}: median {:>10.0} ns  p99 {:>10.0} ns",
+            summary.median, summary.p99
+        );
+        report.rows.push(Row {
+            case: size_name(8),
+            transport: label,
+            summary,
+        });
+    }
+    Ok(report)
+}
+
 /// Seconds each measurement of the record scenario publishes (times `--work`).
 const RECORD_SECONDS: f64 = 10.0;
 
@@ -781,6 +864,7 @@ fn record_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         name: "record",
         unit: "per second, or count",
         rows: Vec::new(),
+        reference: "shmbus",
     };
     let cases = [
         Case {
@@ -964,6 +1048,7 @@ fn scale(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         name: "scale",
         unit: "ms",
         rows: Vec::new(),
+        reference: "shmbus",
     };
     let cases = [
         "create 1000 services",
@@ -1107,6 +1192,14 @@ fn peer(a: PeerArgs) -> Result<(), Error> {
             _ => tput_peer::<msg::K64>(&a),
         },
         "footprint" => footprint_peer(&a),
+        "async-ct" | "async-mt" => {
+            let node = ShmNode::builder()
+                .name("pong")
+                .config(Ctx::config(&a.domain)?)
+                .create()?;
+            let flavor = Flavor::of_kind(&a.kind).ok_or("an async kind")?;
+            asynchronous::pong(&node, &a.tag, flavor)
+        }
         "dead-node" => dead_node_peer(&a),
         "record-pub" => {
             let node = ShmNode::builder()
@@ -1145,6 +1238,7 @@ fn main() -> Result<(), Error> {
         | Command_::Footprint(ref o)
         | Command_::Scale(ref o)
         | Command_::Record(ref o)
+        | Command_::Async(ref o)
         | Command_::All(ref o) => o.clone(),
     };
     raw::pin_to(0)?;
@@ -1189,7 +1283,7 @@ fn main() -> Result<(), Error> {
 
 fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
     type Scenario = fn(&Ctx, &Opts) -> Result<Report, Error>;
-    let all: [(&str, Scenario); 8] = [
+    let all: [(&str, Scenario); 9] = [
         ("latency", latency),
         ("wakeup", wakeup),
         ("rpc", rpc),
@@ -1198,6 +1292,7 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         ("footprint", footprint),
         ("scale", scale),
         ("record", record_scenario),
+        ("async", async_scenario),
     ];
     let wanted = match command {
         Command_::Latency(_) => "latency",
@@ -1208,6 +1303,7 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         Command_::Footprint(_) => "footprint",
         Command_::Scale(_) => "scale",
         Command_::Record(_) => "record",
+        Command_::Async(_) => "async",
         _ => "all",
     };
     for (name, scenario) in all {

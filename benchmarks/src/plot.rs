@@ -196,6 +196,7 @@ pub fn read_csv(path: &Path, name: &'static str) -> Result<Report, Error> {
         name,
         unit: "",
         rows: Vec::new(),
+        reference: "shmbus",
     };
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();

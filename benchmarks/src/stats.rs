@@ -52,6 +52,9 @@ pub struct Report {
     pub unit: &'static str,
     /// The rows.
     pub rows: Vec<Row>,
+    /// The transport the ratio column divides by the others ("shmbus" but in the async
+    /// scenario, whose subject is the async subscriber).
+    pub reference: &'static str,
 }
 
 impl Report {
@@ -91,15 +94,16 @@ impl Report {
         let _ = writeln!(out, "{} ({})\n", self.name, self.unit);
         let _ = writeln!(
             out,
-            "| case | transport | median | p99 | shmbus / this (median) |"
+            "| case | transport | median | p99 | {} / this (median) |",
+            self.reference
         );
         let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: |");
         for case in self.cases() {
-            let ours = self.get(&case, "shmbus");
+            let ours = self.get(&case, self.reference);
             for r in self.rows.iter().filter(|r| r.case == case) {
                 let ratio = match ours {
                     // A ratio of counts that are both zero (samples missed) says nothing.
-                    Some(o) if r.transport != "shmbus" && r.summary.median != 0.0 => {
+                    Some(o) if r.transport != self.reference && r.summary.median != 0.0 => {
                         format!("{:.2}", o.median / r.summary.median)
                     }
                     _ => "—".to_owned(),
@@ -125,7 +129,7 @@ impl Report {
         let mut out = String::from("case,transport,unit,median,p99,samples,shmbus_over_this\n");
         for r in &self.rows {
             let ratio = self
-                .get(&r.case, "shmbus")
+                .get(&r.case, self.reference)
                 .map(|o| o.median / r.summary.median)
                 .unwrap_or(f64::NAN);
             let _ = writeln!(

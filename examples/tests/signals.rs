@@ -238,6 +238,20 @@ fn publisher_and_subscriber_stop_cleanly() {
 }
 
 #[test]
+fn the_async_node_stops_cleanly_while_its_tasks_wait() {
+    for (tag, sig) in [("async_int", Sig::Int), ("async_term", Sig::Term)] {
+        let domain = Domain::new(tag);
+        let mut node = Running::start(domain.command("async_node"), "async_node");
+        // Its three tasks have each received something, and wait for more.
+        node.until("plan to");
+        node.until("heading");
+        node.until("counter");
+        node.stop(sig, true);
+        assert_clean(&domain, &[]);
+    }
+}
+
+#[test]
 fn server_and_client_stop_cleanly() {
     for (tag, sig) in [("rr_int", Sig::Int), ("rr_term", Sig::Term)] {
         let domain = Domain::new(tag);
