@@ -13,12 +13,11 @@
 pub mod cdr;
 pub mod format;
 pub mod idl;
-pub mod pattern;
 pub mod recorder;
 pub mod replayer;
 pub mod stop;
 
-pub use pattern::ServicePattern;
 pub use recorder::{RecordError, RecordOptions, RecordProgress, RecordReport, Recorder};
 pub use replayer::{ReplayError, ReplayOptions, ReplayProgress, ReplayReport, Replayer};
+pub use shmbus::service::ServicePattern;
 pub use stop::StopHandle;

@@ -40,8 +40,8 @@ use shmbus::{RawSubscriber, Service, WaitSet};
 
 use crate::format::{self, Role, ServiceSpec};
 use crate::idl::idl_of;
-use crate::pattern::ServicePattern;
 use crate::stop::StopHandle;
+use shmbus::service::ServicePattern;
 
 /// Uncompressed bytes of messages per chunk: a chunk is closed (compressed and indexed)
 /// once it holds this much.

@@ -33,8 +33,8 @@ use shmbus::{Descriptor, Service};
 
 use crate::cdr::{CdrError, from_cdr};
 use crate::format::{self, MetadataError, Role, ServiceSpec};
-use crate::pattern::ServicePattern;
 use crate::stop::StopHandle;
+use shmbus::service::ServicePattern;
 
 /// The largest record (or decompressed chunk) read: a damaged length never makes the
 /// reader allocate more.

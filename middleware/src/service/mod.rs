@@ -45,6 +45,7 @@ mod discovery;
 mod error;
 pub mod layout;
 pub mod name;
+pub mod pattern;
 mod pubsub;
 pub mod qos;
 mod registry;
@@ -63,6 +64,7 @@ pub use error::{
 };
 pub use layout::SHM_ABI_VERSION;
 pub use name::{ServiceName, ServiceNameError};
+pub use pattern::ServicePattern;
 pub use pubsub::{PubSubService, PubSubServiceBuilder, RawPubSubService, RawPubSubServiceBuilder};
 pub use qos::{OverflowPolicy, PubSubQos, QosError, RequestResponseQos};
 pub(crate) use registry::{Claim, PortKind, Registry, Removed, ServiceInner};

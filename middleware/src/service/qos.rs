@@ -21,7 +21,9 @@ pub enum OverflowPolicy {
 }
 
 impl OverflowPolicy {
-    pub(crate) fn code(self) -> u64 {
+    /// Its number in a service's header (and on the bridge's wire): 0 to 3 in the order
+    /// above.
+    pub fn code(self) -> u64 {
         match self {
             Self::OverwriteOldest => 0,
             Self::Block => 1,
@@ -30,7 +32,8 @@ impl OverflowPolicy {
         }
     }
 
-    pub(crate) fn from_code(code: u64) -> Option<Self> {
+    /// The policy of a number from [`OverflowPolicy::code`]; `None` for any other.
+    pub fn from_code(code: u64) -> Option<Self> {
         Some(match code {
             0 => Self::OverwriteOldest,
             1 => Self::Block,

@@ -1,5 +1,5 @@
-//! Service names and glob patterns on the command line: `robot/imu`, `robot/*`,
-//! `robot/**`, `cam?/image`.
+//! Service names and glob patterns, as tools take them (`shmbus record`, the bridge's
+//! export and import lists): `robot/imu`, `robot/*`, `robot/**`, `cam?/image`.
 
 /// A service name, or a glob over service names: `*` is any run of characters within one
 /// `/`-separated segment, `**` any run including `/`, `?` one character other than `/`.

@@ -1,0 +1,304 @@
+//! Two domains on one machine stand in for two hosts: two `shmbus-bridge` processes over
+//! TCP on 127.0.0.1 (a port the test picks), scouting off.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use shmbus::service::OverflowPolicy;
+use shmbus::{Node, Service};
+use shmbus_tests::Setup;
+use shmbus_tests::everything::Everything;
+use zenoh::Wait;
+
+/// A guard against hangs only: every wait below ends as soon as its condition holds.
+const GUARD: Duration = Duration::from_secs(60);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A bridge process in `setup`'s domain.
+struct BridgeProcess {
+    child: Child,
+}
+
+impl BridgeProcess {
+    fn start(setup: &Setup, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shmbus-bridge"))
+            .env("SHMBUS_DOMAIN", &setup.domain)
+            .env("SHMBUS_ROOT", &setup.root)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start shmbus-bridge");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().expect("piped"))
+            .read_line(&mut first)
+            .expect("read the bridge's first line");
+        assert!(
+            first.starts_with("bridging domain"),
+            "bridge said {first:?}"
+        );
+        Self { child }
+    }
+
+    /// Ctrl-C, then its report (stdout) once it exited with status 0.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let out = std::mem::replace(
+            &mut self.child,
+            Command::new("true").spawn().expect("a placeholder"),
+        )
+        .wait_with_output()
+        .expect("wait for the bridge");
+        assert!(
+            out.status.success(),
+            "bridge: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the bridge");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < GUARD, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn exporter(setup: &Setup, port: u16) -> BridgeProcess {
+    let listen = format!("tcp/127.0.0.1:{port}");
+    BridgeProcess::start(setup, &["--listen", &listen, "--export", "robot/**"])
+}
+
+fn importer(setup: &Setup, port: u16, listen: Option<u16>) -> BridgeProcess {
+    let connect = format!("tcp/127.0.0.1:{port}");
+    let mut args = vec!["--connect".to_owned(), connect];
+    if let Some(listen) = listen {
+        args.extend(["--listen".to_owned(), format!("tcp/127.0.0.1:{listen}")]);
+    }
+    args.extend(["--import".to_owned(), "robot/**".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    BridgeProcess::start(setup, &args)
+}
+
+/// Opens the imported service once the importing bridge made it.
+fn imported(node: &Node, name: &str) -> shmbus::PubSubService<Everything> {
+    let start = Instant::now();
+    loop {
+        match Service::publish_subscribe::<Everything>(node, name).open() {
+            Ok(service) => return service,
+            Err(shmbus::service::ServiceOpenError::NotFound { .. }) => {
+                assert!(start.elapsed() < GUARD, "{name} was never imported");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn every_sample_crosses_and_a_killed_exporter_takes_its_proxy_with_it() {
+    const N: u64 = 10_000;
+    let (robot, base) = (Setup::new("br", "robot"), Setup::new("br", "base"));
+    let port = free_port();
+    {
+        let robot_node = robot.node("app");
+        let service = Service::publish_subscribe::<Everything>(&robot_node, "robot/everything")
+            .subscriber_buffer(64)
+            .overflow(OverflowPolicy::Block)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("listener");
+        let far = imported(&base_node, "robot/everything");
+        let subscriber = far.subscriber().create().unwrap();
+        // The path is up once a warm-up sample (seq 0) arrives; from then on nothing is
+        // lost: Block on both sides, TCP between them.
+        until("the first sample across", || {
+            publisher.send_copy(&Everything::sample(0)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let mut got = false;
+            while let Some(s) = subscriber.receive().unwrap() {
+                got |= s.seq == 0;
+            }
+            got
+        });
+        // Ports are Send, not Sync: the publisher moves to its thread and back.
+        let (received, publisher) = std::thread::scope(|s| {
+            let sender = s.spawn(move || {
+                for seq in 1..=N {
+                    publisher.send_copy(&Everything::sample(seq)).unwrap();
+                }
+                publisher
+            });
+            let mut next = 1;
+            while next <= N {
+                let sample = subscriber
+                    .receive_timeout(GUARD)
+                    .unwrap()
+                    .expect("a sample within the guard");
+                if sample.seq == 0 {
+                    continue;
+                }
+                assert_eq!(*sample, Everything::sample(next), "sample {next}");
+                next += 1;
+            }
+            (next - 1, sender.join().unwrap())
+        });
+        assert_eq!(received, N);
+        assert_eq!(subscriber.publishers().len(), 1, "the proxy publisher");
+
+        // The exporter dies: its liveliness token goes, and so does the proxy.
+        robot_bridge.kill();
+        until("the proxy to go", || subscriber.publishers().is_empty());
+
+        // It comes back: the proxy is made again and samples flow.
+        let robot_bridge = exporter(&robot, port);
+        until("the proxy to come back", || {
+            !subscriber.publishers().is_empty()
+        });
+        until("a sample after the restart", || {
+            publisher.send_copy(&Everything::sample(7)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let mut got = false;
+            while let Some(s) = subscriber.receive().unwrap() {
+                got |= *s == Everything::sample(7);
+            }
+            got
+        });
+        let report = robot_bridge.stop();
+        assert!(report.contains("robot/everything:"), "{report}");
+        drop((subscriber, far, base_node));
+        let report = base_bridge.stop();
+        assert!(report.contains("0 refused"), "{report}");
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
+#[test]
+fn bad_bytes_from_the_network_are_refused_and_counted() {
+    let (robot, base) = (Setup::new("br", "bad_robot"), Setup::new("br", "bad_base"));
+    let (port, base_port) = (free_port(), free_port());
+    {
+        let robot_node = robot.node("app");
+        let service = Service::publish_subscribe::<Everything>(&robot_node, "robot/everything")
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, Some(base_port));
+        let base_node = base.node("listener");
+        let far = imported(&base_node, "robot/everything");
+        let subscriber = far.subscriber().create().unwrap();
+        until("the first sample across", || {
+            publisher.send_copy(&Everything::sample(0)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            subscriber.receive().unwrap().is_some()
+        });
+        // A plain Zenoh program, connected to the importing bridge, puts garbage on the
+        // service's key.
+        let mut config = zenoh::Config::default();
+        config
+            .insert_json5(
+                "connect/endpoints",
+                &format!("[\"tcp/127.0.0.1:{base_port}\"]"),
+            )
+            .unwrap();
+        config.insert_json5("listen/endpoints", "[]").unwrap();
+        config
+            .insert_json5("scouting/multicast/enabled", "false")
+            .unwrap();
+        let session = zenoh::open(config).wait().unwrap();
+        let descriptor =
+            shmbus::Descriptor::from_static(<Everything as shmbus::ShmMessage>::DESCRIPTOR);
+        let good = shmbus_zenoh::wire::SampleHeader {
+            sequence: 1,
+            timestamp_ns: 0,
+            layout_hash: descriptor.layout_hash(),
+        };
+        let valid_size = std::mem::size_of::<Everything>();
+        let bad: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            // wrong size
+            (vec![1, 2, 3], good.encode().to_vec()),
+            // invalid values (a bool of 0xff, ...)
+            (vec![0xff; valid_size], good.encode().to_vec()),
+            // a foreign header
+            (vec![0; valid_size], vec![0; 32]),
+            // a short header
+            (vec![0; valid_size], vec![1]),
+        ];
+        for _ in 0..25 {
+            for (payload, attachment) in &bad {
+                session
+                    .put("shmbus/ps/robot/everything", payload.clone())
+                    .attachment(attachment.clone())
+                    .wait()
+                    .unwrap();
+            }
+        }
+        // Then a good sample, put the same way, as a plain Zenoh program in any language
+        // can: it arrives after the bad ones were seen (one session, one route, in order),
+        // and none of them did.
+        let value: shmbus::Value = serde_json::from_str(&Everything::sample_json(9)).unwrap();
+        let bytes = descriptor.encode_value(&value).unwrap();
+        session
+            .put("shmbus/ps/robot/everything", bytes)
+            .attachment(good.encode().to_vec())
+            .wait()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let sample = subscriber
+                .receive_timeout(GUARD)
+                .unwrap()
+                .expect("the good sample");
+            if sample.seq == 9 {
+                assert_eq!(*sample, Everything::sample(9));
+                break;
+            }
+            assert_eq!(sample.seq, 0, "a sample that was never sent");
+            assert!(start.elapsed() < GUARD);
+        }
+        session.close().wait().unwrap();
+        drop((subscriber, far, base_node));
+        let report = base_bridge.stop();
+        assert!(report.contains("100 refused"), "{report}");
+        robot_bridge.stop();
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
