@@ -13,6 +13,7 @@ use iceoryx2::prelude::*;
 use shmbus::{Config, Node as ShmNode, Service as ShmService};
 
 use shmbus_benchmarks::asynchronous::{self, Flavor};
+use shmbus_benchmarks::bridge::{self, ping_shmbus, pong_shmbus};
 use shmbus_benchmarks::links::{Error, Floor, Link, Setup, Stream, Wait};
 use shmbus_benchmarks::msg::{self, Msg, SIZES};
 use shmbus_benchmarks::raw::{self, Region};
@@ -48,6 +49,8 @@ enum Command_ {
     Record(Opts),
     /// Wake-up latency of async subscribers (tokio) against blocking receives.
     Async(Opts),
+    /// One-way latency through two Zenoh bridges, against plain Zenoh.
+    Bridge(Opts),
     /// Every scenario above, in turn.
     All(Opts),
     /// Redraws the plots from the CSV files of the last run.
@@ -93,6 +96,9 @@ struct PeerArgs {
     /// A new pseudo-random body in every message (the record scenario's publisher).
     #[arg(long)]
     random: bool,
+    /// The TCP port to connect to on 127.0.0.1 (the bridge scenario's peer).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
 }
 
 /// The transports, and what the tables call them.
@@ -855,6 +861,84 @@ fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// The bridge scenario: one-way latency of a ping-pong between this process and a peer,
+/// each in its own domain, through two `shmbus-zenoh` bridges over TCP on 127.0.0.1,
+/// side by side with two plain Zenoh sessions moving the same payloads.
+fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
+    let mut report = Report {
+        name: "bridge",
+        unit: "one-way ns (TCP on 127.0.0.1)",
+        rows: Vec::new(),
+        reference: "shmbus bridge",
+    };
+    let config = Ctx::config(&ctx.domain)?;
+    let peer_domain = format!("{}b", ctx.domain);
+    let ways = [("shmbus bridge", "shmbus"), ("zenoh", "zenoh")];
+    for size in [8usize, 65536, 1 << 20] {
+        if !o.sizes.is_empty() && !o.sizes.contains(&size) {
+            continue;
+        }
+        // Fewer messages than on one machine: each crosses TCP twice.
+        let iters = (iterations(size, o.work) / 2).max(50);
+        let warm = iters / 10 + 10;
+        let mut samples = vec![Vec::new(); ways.len()];
+        for round in 0..=o.rounds {
+            for (i, (_, transport)) in ways.iter().enumerate() {
+                let tag = ctx.next_tag("bridge");
+                let port = bridge::free_port()?;
+                let mut child = Command::new(std::env::current_exe()?)
+                    .args([
+                        "peer",
+                        "bridge-pong",
+                        transport,
+                        &size.to_string(),
+                        "1",
+                        &tag,
+                    ])
+                    .args([peer_domain.as_str(), &ctx.iox_prefix, "0"])
+                    .args(["--port", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()?;
+                let measured = if *transport == "zenoh" {
+                    bridge::ping_zenoh(size, &tag, port, warm, iters)
+                } else {
+                    with_msg!(size, ping_shmbus(&config, &tag, port, warm, iters))
+                };
+                let v = match measured {
+                    Ok(v) => {
+                        finish(child)?;
+                        v
+                    }
+                    Err(e) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(e);
+                    }
+                };
+                if round > 0 {
+                    samples[i].extend(v);
+                }
+            }
+        }
+        for (i, (label, _)) in ways.iter().enumerate() {
+            let summary = summarize(&samples[i]);
+            eprintln!(
+                "  bridge {:>10} {label:>14}: median {:>10.0} ns  p99 {:>10.0} ns",
+                size_name(size),
+                summary.median,
+                summary.p99
+            );
+            report.rows.push(Row {
+                case: size_name(size),
+                transport: label,
+                summary,
+            });
+        }
+    }
+    Ok(report)
+}
+
 /// Seconds each measurement of the record scenario publishes (times `--work`).
 const RECORD_SECONDS: f64 = 10.0;
 
@@ -1192,6 +1276,14 @@ fn peer(a: PeerArgs) -> Result<(), Error> {
             _ => tput_peer::<msg::K64>(&a),
         },
         "footprint" => footprint_peer(&a),
+        "bridge-pong" => {
+            if a.transport == "zenoh" {
+                bridge::pong_zenoh(&a.tag, a.port)
+            } else {
+                let config = Ctx::config(&a.domain)?;
+                with_msg!(a.size, pong_shmbus(&config, &a.tag, a.port))
+            }
+        }
         "async-ct" | "async-mt" => {
             let node = ShmNode::builder()
                 .name("pong")
@@ -1239,6 +1331,7 @@ fn main() -> Result<(), Error> {
         | Command_::Scale(ref o)
         | Command_::Record(ref o)
         | Command_::Async(ref o)
+        | Command_::Bridge(ref o)
         | Command_::All(ref o) => o.clone(),
     };
     raw::pin_to(0)?;
@@ -1283,7 +1376,7 @@ fn main() -> Result<(), Error> {
 
 fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
     type Scenario = fn(&Ctx, &Opts) -> Result<Report, Error>;
-    let all: [(&str, Scenario); 9] = [
+    let all: [(&str, Scenario); 10] = [
         ("latency", latency),
         ("wakeup", wakeup),
         ("rpc", rpc),
@@ -1293,6 +1386,7 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         ("scale", scale),
         ("record", record_scenario),
         ("async", async_scenario),
+        ("bridge", bridge_scenario),
     ];
     let wanted = match command {
         Command_::Latency(_) => "latency",
@@ -1304,6 +1398,7 @@ fn run(ctx: &Ctx, command: &Command_, o: &Opts) -> Result<(), Error> {
         Command_::Scale(_) => "scale",
         Command_::Record(_) => "record",
         Command_::Async(_) => "async",
+        Command_::Bridge(_) => "bridge",
         _ => "all",
     };
     for (name, scenario) in all {

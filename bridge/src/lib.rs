@@ -1,19 +1,31 @@
-//! A bridge that carries shmbus publish-subscribe services between machines over Zenoh.
+//! A bridge that carries shmbus services between machines over Zenoh: publish-subscribe
+//! and request-response.
 //!
-//! One bridge runs in each domain (each machine). An *exporting* bridge subscribes to the
-//! local services its `export` patterns match, through byte-level subscribers that read
-//! each publisher's memory in place, and puts every sample on Zenoh; an *importing* bridge
-//! creates each remote service its `import` patterns match, from the descriptor the
-//! exporter announces, and publishes every sample it receives after checking it against
-//! that descriptor. A bridge can do both.
+//! One bridge runs in each domain (each machine). An *exporting* bridge serves the local
+//! services its `export` patterns match; an *importing* bridge creates each remote service
+//! its `import` patterns match, from the types the exporter announces. A bridge can do
+//! both.
+//!
+//! - **Publish-subscribe**: the exporter reads each sample in place through a byte-level
+//!   subscriber and puts it on Zenoh; the importer publishes it locally through a proxy
+//!   publisher, after checking it against the type (size, every value).
+//! - **Request-response**: the importer offers proxy servers locally; each request becomes
+//!   a Zenoh query to the exporter, which sends it to the real server through its own
+//!   clients; each response comes back as a reply and is checked and sent on, and a final
+//!   reply marks the end of the stream. A client that drops its pending response cancels
+//!   the query and the request behind it. A real server that dies, or an exporter that
+//!   goes away, ends the local request with `ResponseError::ServerGone`, as a local
+//!   server's death would. Each side serves [`BridgeConfig::workers`] requests at once.
 //!
 //! ## Key expressions (`P` is the key prefix, `shmbus` unless configured)
 //!
 //! | key | what |
 //! |-----|------|
 //! | `P/ps/<service name>` | the samples: payload = the message's bytes in the fixed layout, attachment = [`wire::SampleHeader`] |
-//! | `P/about/ps/<service name>` | a queryable answering with the service's [`wire::Announcement`] (type and QoS) |
-//! | `P/alive/<zenoh id>/ps/<service name>` | a liveliness token per exported service, gone when the exporter stops or dies |
+//! | `P/rr/<service name>` | a queryable taking requests (payload and header as samples, the header's sequence = the request's id); replies are responses, the last one flagged [`wire::FLAG_END`] and empty |
+//! | `P/cancel/rr/<service name>` | puts of a request's id (8 bytes, little-endian): its client stopped waiting |
+//! | `P/about/<ps or rr>/<service name>` | a queryable answering with the service's [`wire::Announcement`] (types and QoS) |
+//! | `P/alive/<zenoh id>/<ps or rr>/<service name>` | a liveliness token per exported service, gone when the exporter stops or dies |
 //!
 //! Service names are valid key chunks as they are (segments of `A-Z a-z 0-9 _ - .`), so a
 //! plain Zenoh program can subscribe to `P/ps/robot/scan` and read the bytes, or publish
@@ -32,9 +44,9 @@
 //!   disappears (the exporting bridge stopped, died or lost the link), the proxy publisher
 //!   is removed, so local subscribers see their publisher leave; when it comes back, the
 //!   proxy is made again and traffic resumes.
-//!
-//! Request-response services are not carried yet (see the README).
 
+mod pubsub;
+mod rr;
 pub mod wire;
 
 use shmbus::sync::atomic::AtomicU64;
@@ -44,17 +56,14 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shmbus::port::RawSubscriber;
-use shmbus::service::qos::PubSubQos;
 use shmbus::service::{Pattern, PortRole, ServiceQos};
 use shmbus::{Config, Node, NodeId, Service};
 use zenoh::Wait;
-use zenoh::qos::CongestionControl;
 use zenoh::sample::SampleKind;
 
 pub use shmbus::service::ServicePattern;
 
-use crate::wire::{Announcement, SampleHeader};
+use crate::wire::Announcement;
 
 /// The name of every bridge's node: services whose publishers all belong to such nodes
 /// are proxies, never exported.
@@ -88,6 +97,9 @@ pub struct BridgeConfig {
     pub key_prefix: String,
     /// How often the local domain is looked at for services to export.
     pub discovery_interval: Duration,
+    /// Requests served at once per request-response service, on each side (each one a
+    /// client port at the exporter and a server port at the importer).
+    pub workers: usize,
 }
 
 impl Default for BridgeConfig {
@@ -101,6 +113,7 @@ impl Default for BridgeConfig {
             import: Vec::new(),
             key_prefix: "shmbus".into(),
             discovery_interval: Duration::from_millis(500),
+            workers: 4,
         }
     }
 }
@@ -147,12 +160,38 @@ pub struct Counts {
 }
 
 #[derive(Default)]
-struct Counters {
+pub(crate) struct Counters {
     sent: AtomicU64,
     delivered: AtomicU64,
     refused: AtomicU64,
     /// When a refusal was last logged (ns since the bridge started), for the rate limit.
     last_log: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn delivered(&self) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts bytes from the network that were refused, and logs why at most once a
+    /// second per service.
+    pub(crate) fn refused(&self, service: &str, started: Instant, why: &dyn std::fmt::Display) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let now = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = self.last_log.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1_000_000_000
+            && self
+                .last_log
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(service, reason = %why, "bytes from the network were refused");
+        }
+    }
 }
 
 /// A running bridge; [`Bridge::stop`] or dropping it ends it and removes what it made.
@@ -301,41 +340,73 @@ fn zenoh_config(config: &BridgeConfig) -> Result<zenoh::Config, BridgeError> {
     Ok(c)
 }
 
-/// A local service put on Zenoh.
-struct Export {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-    // Declared on the session; dropping them undeclares.
-    _about: zenoh::query::Queryable<()>,
-    _token: zenoh::liveliness::LivelinessToken,
+/// The two patterns, as key chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    PublishSubscribe,
+    RequestResponse,
 }
 
-/// A remote service published locally.
-struct Import {
-    _subscriber: zenoh::pubsub::Subscriber<()>,
-    publisher_id: u64,
+impl Kind {
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            Kind::PublishSubscribe => "ps",
+            Kind::RequestResponse => "rr",
+        }
+    }
+
+    fn of_tag(tag: &str) -> Option<Self> {
+        match tag {
+            "ps" => Some(Kind::PublishSubscribe),
+            "rr" => Some(Kind::RequestResponse),
+            _ => None,
+        }
+    }
 }
 
-enum RemoteEvent {
-    Appeared(String),
-    Gone(String),
+/// What a bridge keeps running for one service: threads, Zenoh declarations, local ports.
+/// Dropping it stops the threads and undeclares everything.
+pub(crate) struct Link {
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    /// Zenoh declarations and shmbus handles kept alive with the link.
+    pub(crate) held: Vec<Box<dyn std::any::Any + Send>>,
+    /// Ids of the proxy publishers it made (never exported).
+    pub(crate) proxies: Vec<u64>,
 }
 
-struct State {
-    node: Node,
-    session: zenoh::Session,
-    config: BridgeConfig,
-    exports: HashMap<String, Export>,
-    imports: HashMap<String, Import>,
-    /// Ids of this bridge's proxy publishers: samples from them are never exported.
-    proxy_ports: Arc<Mutex<HashSet<u64>>>,
-    counters: Arc<Mutex<HashMap<String, Arc<Counters>>>>,
-    started: Instant,
+impl Link {
+    fn finished(&self) -> bool {
+        self.threads.iter().any(|t| t.is_finished())
+    }
 }
 
-impl State {
-    fn key(&self, parts: &[&str]) -> String {
-        let mut key = self.config.key_prefix.clone();
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        // Then the declarations and handles, in their order.
+        self.held.clear();
+    }
+}
+
+/// What the pattern modules need of the bridge.
+pub(crate) struct Ctx<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) session: &'a zenoh::Session,
+    pub(crate) prefix: &'a str,
+    pub(crate) proxies: &'a Arc<Mutex<HashSet<u64>>>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) started: Instant,
+    pub(crate) workers: usize,
+}
+
+impl Ctx<'_> {
+    /// `P/<parts...>`.
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.prefix.to_owned();
         for p in parts {
             key.push('/');
             key.push_str(p);
@@ -343,9 +414,71 @@ impl State {
         key
     }
 
-    fn counters(&self, service: &str) -> Arc<Counters> {
-        let mut all = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(all.entry(service.to_owned()).or_default())
+    /// Declares the announcement queryable and the liveliness token of an exported
+    /// service: the queryable first, so that an importer reacting to the token finds it.
+    pub(crate) fn announce(
+        &self,
+        kind: Kind,
+        name: &str,
+        announcement: &Announcement,
+    ) -> Result<Vec<Box<dyn std::any::Any + Send>>, BridgeError> {
+        let bytes = announcement
+            .encode()
+            .map_err(|e| BridgeError::Config(format!("{name}: {e}")))?;
+        let about = self
+            .session
+            .declare_queryable(self.key(&["about", kind.tag(), name]))
+            .callback(move |query| {
+                let key = query.key_expr().clone();
+                if let Err(error) = query.reply(key, bytes.clone()).wait() {
+                    tracing::debug!(%error, "an announcement reply failed");
+                }
+            })
+            .wait()
+            .map_err(zenoh_error(format!("declaring {name}'s announcement")))?;
+        let zid = self.session.zid().to_string();
+        let token = self
+            .session
+            .liveliness()
+            .declare_token(self.key(&["alive", &zid, kind.tag(), name]))
+            .wait()
+            .map_err(zenoh_error(format!("declaring {name}'s liveliness token")))?;
+        Ok(vec![Box::new(about), Box::new(token)])
+    }
+}
+
+enum RemoteEvent {
+    Appeared(Kind, String),
+    Gone(Kind, String),
+}
+
+struct State {
+    node: Node,
+    session: zenoh::Session,
+    config: BridgeConfig,
+    exports: HashMap<(Kind, String), Link>,
+    imports: HashMap<(Kind, String), Link>,
+    /// Ids of this bridge's proxy publishers: samples from them are never exported.
+    proxy_ports: Arc<Mutex<HashSet<u64>>>,
+    counters: Arc<Mutex<HashMap<String, Arc<Counters>>>>,
+    started: Instant,
+}
+
+impl State {
+    fn ctx(&self, service: &str) -> Ctx<'_> {
+        let counters = {
+            let mut all = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(all.entry(service.to_owned()).or_default())
+        };
+        Ctx {
+            node: &self.node,
+            session: &self.session,
+            prefix: &self.config.key_prefix,
+            proxies: &self.proxy_ports,
+            counters,
+            started: self.started,
+            workers: self.config.workers.max(1),
+        }
     }
 
     /// Follows the remote exporters' liveliness tokens (also those alive already).
@@ -356,29 +489,34 @@ impl State {
         if self.config.import.is_empty() {
             return Ok(None);
         }
-        let alive = self.key(&["alive"]);
+        let alive = format!("{}/alive", self.config.key_prefix);
         let own = self.session.zid().to_string();
         let events = Mutex::new(events);
         let subscriber = self
             .session
             .liveliness()
-            .declare_subscriber(format!("{alive}/*/ps/**"))
+            .declare_subscriber(format!("{alive}/**"))
             .history(true)
             .callback(move |sample| {
+                // <alive>/<zid>/<ps|rr>/<name>
                 let key = sample.key_expr().as_str();
-                // <alive>/<zid>/ps/<name>
                 let Some(rest) = key.strip_prefix(&alive).and_then(|r| r.strip_prefix('/')) else {
                     return;
                 };
-                let Some((zid, name)) = rest.split_once("/ps/") else {
+                let mut parts = rest.splitn(3, '/');
+                let (Some(zid), Some(tag), Some(name)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return;
+                };
+                let Some(kind) = Kind::of_tag(tag) else {
                     return;
                 };
                 if zid == own {
                     return;
                 }
                 let event = match sample.kind() {
-                    SampleKind::Put => RemoteEvent::Appeared(name.to_owned()),
-                    SampleKind::Delete => RemoteEvent::Gone(name.to_owned()),
+                    SampleKind::Put => RemoteEvent::Appeared(kind, name.to_owned()),
+                    SampleKind::Delete => RemoteEvent::Gone(kind, name.to_owned()),
                 };
                 let _ = events.lock().unwrap_or_else(|p| p.into_inner()).send(event);
             })
@@ -396,15 +534,25 @@ impl State {
         while !stop.load(Ordering::Acquire) {
             if Instant::now() >= next_discovery {
                 self.discover_exports()?;
-                self.reap_exports();
+                self.exports.retain(|(_, name), link| {
+                    let keep = !link.finished();
+                    if !keep {
+                        tracing::info!(service = %name, "export ended");
+                    }
+                    keep
+                });
                 next_discovery = Instant::now() + self.config.discovery_interval;
             }
             match incoming.recv_timeout(Duration::from_millis(50)) {
-                Ok(RemoteEvent::Appeared(name)) => self.import(&name),
-                Ok(RemoteEvent::Gone(name)) => {
-                    if let Some(import) = self.imports.remove(&name) {
+                Ok(RemoteEvent::Appeared(kind, name)) => self.import(kind, &name),
+                Ok(RemoteEvent::Gone(kind, name)) => {
+                    if let Some(link) = self.imports.remove(&(kind, name.clone())) {
                         tracing::info!(service = %name, "the remote exporter is gone: proxy removed");
-                        self.forget_proxy(import.publisher_id);
+                        let mut proxies =
+                            self.proxy_ports.lock().unwrap_or_else(|p| p.into_inner());
+                        for id in &link.proxies {
+                            proxies.remove(id);
+                        }
                     }
                 }
                 Err(_) => {}
@@ -413,15 +561,8 @@ impl State {
         Ok(())
     }
 
-    fn forget_proxy(&self, id: u64) {
-        self.proxy_ports
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-    }
-
-    /// Exports every local publish-subscribe service the patterns match that has a
-    /// publisher of a node other than a bridge.
+    /// Exports every local service the patterns match that has a publisher (or server)
+    /// of a node other than a bridge.
     fn discover_exports(&mut self) -> Result<(), BridgeError> {
         if self.config.export.is_empty() {
             return Ok(());
@@ -437,26 +578,31 @@ impl State {
             .unwrap_or_default();
         for info in Service::list(self.node.config())?.into_iter().flatten() {
             let name = info.name.as_str().to_owned();
-            if info.pattern != Pattern::PublishSubscribe
-                || self.exports.contains_key(&name)
+            let (kind, source) = match info.pattern {
+                Pattern::PublishSubscribe => (Kind::PublishSubscribe, PortRole::Publisher),
+                Pattern::RequestResponse => (Kind::RequestResponse, PortRole::Server),
+            };
+            if self.exports.contains_key(&(kind, name.clone()))
                 || !self.config.export.iter().any(|p| p.matches(&name))
             {
                 continue;
             }
-            let real_publisher = info
+            let real = info
                 .ports
                 .iter()
-                .any(|p| p.role == PortRole::Publisher && !bridges.contains(&p.node));
-            if !real_publisher {
+                .any(|p| p.role == source && !bridges.contains(&p.node));
+            if !real {
                 continue;
             }
-            let ServiceQos::PublishSubscribe(qos) = info.qos else {
-                continue;
+            let ctx = self.ctx(&name);
+            let exported = match info.qos {
+                ServiceQos::PublishSubscribe(qos) => pubsub::export(&ctx, &name, &qos),
+                ServiceQos::RequestResponse(_) => rr::export(&ctx, &name),
             };
-            match self.export(&name, &qos) {
-                Ok(export) => {
-                    tracing::info!(service = %name, "exported");
-                    self.exports.insert(name, export);
+            match exported {
+                Ok(link) => {
+                    tracing::info!(service = %name, pattern = kind.tag(), "exported");
+                    self.exports.insert((kind, name), link);
                 }
                 Err(error) => tracing::warn!(service = %name, %error, "cannot export"),
             }
@@ -464,264 +610,82 @@ impl State {
         Ok(())
     }
 
-    /// Drops exports whose thread ended (the service went away).
-    fn reap_exports(&mut self) {
-        let ended: Vec<String> = self
-            .exports
-            .iter()
-            .filter(|(_, e)| e.thread.is_finished())
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in ended {
-            if let Some(export) = self.exports.remove(&name) {
-                let _ = export.thread.join();
-                tracing::info!(service = %name, "export ended");
-            }
-        }
-    }
-
-    fn export(&self, name: &str, qos: &PubSubQos) -> Result<Export, BridgeError> {
-        let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
-        let service = Service::raw_publish_subscribe(&self.node, name)
-            .open()
-            .map_err(|e| fail(&e))?;
-        let subscriber = service.subscriber().create().map_err(|e| fail(&e))?;
-        let announcement = Announcement {
-            message: service.message_type().clone(),
-            history: qos.history,
-            subscriber_buffer: qos.subscriber_buffer,
-            overflow: qos.overflow,
-        }
-        .encode()
-        .map_err(|e| fail(&e))?;
-        let about = self
-            .session
-            .declare_queryable(self.key(&["about", "ps", name]))
-            .callback(move |query| {
-                let key = query.key_expr().clone();
-                if let Err(error) = query.reply(key, announcement.clone()).wait() {
-                    tracing::debug!(%error, "an announcement reply failed");
-                }
-            })
-            .wait()
-            .map_err(zenoh_error(format!("declaring {name}'s announcement")))?;
-        let publisher = self
-            .session
-            .declare_publisher(self.key(&["ps", name]))
-            .congestion_control(CongestionControl::Block)
-            .wait()
-            .map_err(zenoh_error(format!("declaring {name}'s publisher")))?;
-        let zid = self.session.zid().to_string();
-        let token = self
-            .session
-            .liveliness()
-            .declare_token(self.key(&["alive", &zid, "ps", name]))
-            .wait()
-            .map_err(zenoh_error(format!("declaring {name}'s liveliness token")))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            let proxies = Arc::clone(&self.proxy_ports);
-            let counters = self.counters(name);
-            let layout_hash = service.message_type().layout_hash();
-            let name = name.to_owned();
-            std::thread::Builder::new()
-                .name(format!("export {name}"))
-                .spawn(move || {
-                    forward(
-                        &subscriber,
-                        &publisher,
-                        &stop,
-                        &proxies,
-                        &counters,
-                        layout_hash,
-                        &name,
-                    );
-                    drop(service);
-                })
-                .map_err(|e| fail(&e))?
-        };
-        Ok(Export {
-            stop,
-            thread,
-            _about: about,
-            _token: token,
-        })
-    }
-
     /// Makes a local proxy of remote service `name`, from its announcement.
-    fn import(&mut self, name: &str) {
-        if self.imports.contains_key(name) || !self.config.import.iter().any(|p| p.matches(name)) {
+    fn import(&mut self, kind: Kind, name: &str) {
+        if self.imports.contains_key(&(kind, name.to_owned()))
+            || !self.config.import.iter().any(|p| p.matches(name))
+        {
             return;
         }
-        match self.make_import(name) {
-            Ok(import) => {
-                tracing::info!(service = %name, "imported");
+        let ctx = self.ctx(name);
+        let made = fetch_announcement(&ctx, kind, name).and_then(|a| match a {
+            Announcement::PublishSubscribe { .. } if kind == Kind::PublishSubscribe => {
+                pubsub::import(&ctx, name, a)
+            }
+            Announcement::RequestResponse { .. } if kind == Kind::RequestResponse => {
+                rr::import(&ctx, name, a)
+            }
+            _ => Err(BridgeError::Config(format!(
+                "{name}: the announcement is of another pattern"
+            ))),
+        });
+        match made {
+            Ok(link) => {
+                tracing::info!(service = %name, pattern = kind.tag(), "imported");
                 self.proxy_ports
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(import.publisher_id);
-                self.imports.insert(name.to_owned(), import);
+                    .extend(link.proxies.iter().copied());
+                self.imports.insert((kind, name.to_owned()), link);
             }
             Err(error) => tracing::warn!(service = %name, %error, "cannot import"),
         }
     }
 
-    fn make_import(&self, name: &str) -> Result<Import, BridgeError> {
-        let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
-        let replies = self
-            .session
-            .get(self.key(&["about", "ps", name]))
-            .timeout(Duration::from_secs(5))
-            .wait()
-            .map_err(zenoh_error(format!("asking for {name}'s type")))?;
-        let mut announcement = None;
-        while let Ok(reply) = replies.recv() {
-            if let Ok(sample) = reply.result() {
-                match Announcement::decode(&sample.payload().to_bytes()) {
-                    Ok(a) => {
-                        announcement = Some(a);
-                        break;
-                    }
-                    Err(e) => tracing::warn!(service = %name, error = %e, "a bad announcement"),
-                }
-            }
-        }
-        let announcement =
-            announcement.ok_or_else(|| fail(&"no exporter answered with its type"))?;
-        let qos = PubSubQos {
-            history: announcement.history,
-            subscriber_buffer: announcement.subscriber_buffer,
-            overflow: announcement.overflow,
-            ..PubSubQos::default()
-        };
-        let open = || {
-            Service::raw_publish_subscribe(&self.node, name)
-                .message_type(announcement.message.clone())
-                .open()
-        };
-        let service = match open() {
-            Ok(s) => s,
-            Err(shmbus::service::ServiceOpenError::NotFound { .. }) => {
-                match Service::raw_publish_subscribe(&self.node, name)
-                    .message_type(announcement.message.clone())
-                    .qos(qos)
-                    .create()
-                {
-                    Ok(s) => s,
-                    Err(shmbus::service::ServiceCreateError::AlreadyExists { .. }) => {
-                        open().map_err(|e| fail(&e))?
-                    }
-                    Err(e) => return Err(fail(&e)),
-                }
-            }
-            // A local service of another type: refused, with the field that differs.
-            Err(e) => return Err(fail(&e)),
-        };
-        let publisher = service.publisher().create().map_err(|e| fail(&e))?;
-        let publisher_id = publisher.id();
-        let layout_hash = announcement.message.layout_hash();
-        let counters = self.counters(name);
-        let started = self.started;
-        let service_name = name.to_owned();
-        let publisher = Mutex::new((service, publisher));
-        let subscriber = self
-            .session
-            .declare_subscriber(self.key(&["ps", name]))
-            .callback(move |sample| {
-                let refused = |why: &dyn std::fmt::Display| {
-                    counters.refused.fetch_add(1, Ordering::Relaxed);
-                    let now = started.elapsed().as_nanos() as u64;
-                    let last = counters.last_log.load(Ordering::Relaxed);
-                    if now.saturating_sub(last) >= 1_000_000_000
-                        && counters
-                            .last_log
-                            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                            .is_ok()
-                    {
-                        tracing::warn!(service = %service_name, reason = %why, "a sample from the network was refused");
-                    }
-                };
-                let header = match sample.attachment().map(|a| SampleHeader::decode(&a.to_bytes())) {
-                    Some(Ok(h)) => h,
-                    Some(Err(e)) => return refused(&e),
-                    None => return refused(&"no header"),
-                };
-                if header.layout_hash != layout_hash {
-                    return refused(&format_args!(
-                        "layout hash {:#x}, the service's is {layout_hash:#x}",
-                        header.layout_hash
-                    ));
-                }
-                let guard = publisher.lock().unwrap_or_else(|p| p.into_inner());
-                // send_bytes checks the size and every value against the descriptor.
-                match guard.1.send_bytes(&sample.payload().to_bytes()) {
-                    Ok(_) => {
-                        counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => refused(&e),
-                }
-            })
-            .wait()
-            .map_err(zenoh_error(format!("subscribing to {name}")))?;
-        Ok(Import {
-            _subscriber: subscriber,
-            publisher_id,
-        })
-    }
-
     fn shutdown(&mut self) {
-        for (_, export) in self.exports.drain() {
-            export.stop.store(true, Ordering::Release);
-            let _ = export.thread.join();
-        }
+        self.exports.clear();
         self.imports.clear();
     }
 }
 
-/// An export's loop: every sample of the local service goes on Zenoh with its header,
-/// except the bridge's own proxies'.
-fn forward(
-    subscriber: &RawSubscriber,
-    publisher: &zenoh::pubsub::Publisher<'static>,
-    stop: &AtomicBool,
-    proxies: &Mutex<HashSet<u64>>,
-    counters: &Counters,
-    layout_hash: u64,
+/// Asks the exporter of `name` for its announcement.
+fn fetch_announcement(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Announcement, BridgeError> {
+    let replies = ctx
+        .session
+        .get(ctx.key(&["about", kind.tag(), name]))
+        .timeout(Duration::from_secs(5))
+        .wait()
+        .map_err(zenoh_error(format!("asking for {name}'s types")))?;
+    let mut problem = "no exporter answered".to_owned();
+    while let Ok(reply) = replies.recv() {
+        if let Ok(sample) = reply.result() {
+            match Announcement::decode(&sample.payload().to_bytes()) {
+                Ok(a) => return Ok(a),
+                Err(e) => problem = e.to_string(),
+            }
+        }
+    }
+    Err(BridgeError::Config(format!("{name}: {problem}")))
+}
+
+/// Opens the local service `open` finds, or creates it with `create`; one made by
+/// somebody else in between is opened.
+pub(crate) fn open_or_create<S>(
     name: &str,
-) {
-    while !stop.load(Ordering::Acquire) {
-        let sample = match subscriber.receive_timeout(Duration::from_millis(100)) {
-            Ok(Some(sample)) => sample,
-            Ok(None) => continue,
-            Err(error) => {
-                tracing::warn!(service = %name, %error, "a local sample could not be taken");
-                continue;
+    open: impl Fn() -> Result<S, shmbus::service::ServiceOpenError>,
+    create: impl Fn() -> Result<S, shmbus::service::ServiceCreateError>,
+) -> Result<S, BridgeError> {
+    let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
+    match open() {
+        Ok(s) => Ok(s),
+        Err(shmbus::service::ServiceOpenError::NotFound { .. }) => match create() {
+            Ok(s) => Ok(s),
+            Err(shmbus::service::ServiceCreateError::AlreadyExists { .. }) => {
+                open().map_err(|e| fail(&e))
             }
-        };
-        if proxies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&sample.publisher_id())
-        {
-            continue;
-        }
-        let header = SampleHeader {
-            sequence: sample.sequence(),
-            timestamp_ns: sample.timestamp_ns().unwrap_or(0),
-            layout_hash,
-        };
-        match publisher
-            .put(sample.bytes().to_vec())
-            .attachment(header.encode().to_vec())
-            .wait()
-        {
-            Ok(()) => {
-                counters.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(error) => {
-                tracing::warn!(service = %name, %error, "a sample could not be put on zenoh")
-            }
-        }
+            Err(e) => Err(fail(&e)),
+        },
+        // A local service of another type: refused, with the field that differs.
+        Err(e) => Err(fail(&e)),
     }
 }

@@ -6,10 +6,15 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use shmbus::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use shmbus::port::{CallError, ResponseError};
 use shmbus::service::OverflowPolicy;
-use shmbus::{Node, Service};
-use shmbus_tests::Setup;
+use shmbus::{Node, RequestResponseService, Service};
 use shmbus_tests::everything::Everything;
+use shmbus_tests::{Answer, Ask, Setup};
 use zenoh::Wait;
 
 /// A guard against hangs only: every wait below ends as soon as its condition holds.
@@ -245,6 +250,7 @@ fn bad_bytes_from_the_network_are_refused_and_counted() {
         let descriptor =
             shmbus::Descriptor::from_static(<Everything as shmbus::ShmMessage>::DESCRIPTOR);
         let good = shmbus_zenoh::wire::SampleHeader {
+            flags: 0,
             sequence: 1,
             timestamp_ns: 0,
             layout_hash: descriptor.layout_hash(),
@@ -301,4 +307,239 @@ fn bad_bytes_from_the_network_are_refused_and_counted() {
     }
     robot.assert_clean();
     base.assert_clean();
+}
+
+/// Opens the imported request-response service once the importing bridge made it.
+fn imported_rr(node: &Node, name: &str) -> RequestResponseService<Ask, Answer> {
+    let start = Instant::now();
+    loop {
+        match Service::request_response::<Ask, Answer>(node, name).open() {
+            Ok(service) => return service,
+            Err(shmbus::service::ServiceOpenError::NotFound { .. }) => {
+                assert!(start.elapsed() < GUARD, "{name} was never imported");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn calls_streams_cancels_and_lost_servers_cross_the_bridge() {
+    const CALLS: u64 = 1_000;
+    const STREAM: u64 = 1_000;
+    let (robot, base) = (Setup::new("br", "rr_robot"), Setup::new("br", "rr_base"));
+    let port = free_port();
+    {
+        let robot_node = robot.node("planner");
+        let service = Service::request_response::<Ask, Answer>(&robot_node, "robot/plan")
+            .response_buffer(16)
+            .max_clients(8)
+            .create()
+            .unwrap();
+        // The real server, in a thread: answers every request (`stream` answers, or one),
+        // stops early on a cancellation and counts it; `client == 99` asks it to vanish
+        // while holding the request, as a server that dies does.
+        let server = service.server().create().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let cancelled = Arc::new(AtomicU64::new(0));
+        let served = {
+            let (stop, cancelled) = (Arc::clone(&stop), Arc::clone(&cancelled));
+            let fresh = service.server();
+            std::thread::spawn(move || {
+                let mut server = Some(server);
+                let mut fresh = Some(fresh);
+                while !stop.load(Ordering::Acquire) {
+                    let Some(s) = server.as_ref() else { break };
+                    let Some(request) = s.receive_timeout(Duration::from_millis(50)).unwrap()
+                    else {
+                        continue;
+                    };
+                    if request.client == 99 {
+                        request.abandon();
+                        server = fresh.take().map(|b| b.create().unwrap());
+                        continue;
+                    }
+                    for index in 0..request.stream.max(1) {
+                        if request.is_cancelled()
+                            || request.respond_copy(&Answer::to(&request, index)).is_err()
+                        {
+                            break;
+                        }
+                    }
+                    if request.is_cancelled() {
+                        cancelled.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("client");
+        let far = imported_rr(&base_node, "robot/plan");
+        let client = far.client().create().unwrap();
+        until("the first call across", || {
+            client
+                .call(&Ask::default(), Duration::from_millis(200))
+                .is_ok()
+        });
+        for seq in 1..=CALLS {
+            let ask = Ask {
+                client: 1,
+                seq,
+                stream: 0,
+            };
+            let answer = client.call(&ask, GUARD).unwrap();
+            assert_eq!(*answer, Answer::to(&ask, 0));
+        }
+        // A stream of 1,000, in order, ended by the server.
+        let ask = Ask {
+            client: 2,
+            seq: 1,
+            stream: STREAM,
+        };
+        let pending = client.send_copy(&ask).unwrap();
+        for index in 0..STREAM {
+            let answer = pending.receive_timeout(GUARD).unwrap().expect("an answer");
+            assert_eq!(*answer, Answer::to(&ask, index));
+        }
+        assert!(pending.receive_timeout(GUARD).unwrap().is_none());
+        assert!(pending.is_finished());
+        drop(pending);
+        // Cancel: a stream far too long to finish; read one answer and drop the rest.
+        let ask = Ask {
+            client: 3,
+            seq: 1,
+            stream: u64::MAX,
+        };
+        let pending = client.send_copy(&ask).unwrap();
+        pending
+            .receive_timeout(GUARD)
+            .unwrap()
+            .expect("a first answer");
+        drop(pending);
+        until("the real server to see the cancellation", || {
+            cancelled.load(Ordering::Relaxed) == 1
+        });
+        // The real server vanishes holding a request: the far client hears ServerGone.
+        let ask = Ask {
+            client: 99,
+            seq: 1,
+            stream: 0,
+        };
+        let pending = client.send_copy(&ask).unwrap();
+        assert!(matches!(
+            pending.receive_timeout(GUARD),
+            Err(ResponseError::ServerGone)
+        ));
+        drop(pending);
+        // And calls go on, to the server that took its place.
+        let ask = Ask {
+            client: 4,
+            seq: 1,
+            stream: 0,
+        };
+        until("a call after the lost server", || {
+            client.call(&ask, Duration::from_secs(1)).is_ok()
+        });
+        // The exporting bridge dies mid-call: ServerGone too, never a hang.
+        let ask = Ask {
+            client: 5,
+            seq: 1,
+            stream: u64::MAX,
+        };
+        let pending = client.send_copy(&ask).unwrap();
+        pending
+            .receive_timeout(GUARD)
+            .unwrap()
+            .expect("a first answer");
+        robot_bridge.kill();
+        let outcome = loop {
+            match pending.receive_timeout(GUARD) {
+                Ok(Some(_)) => continue,
+                Ok(None) => break "the stream ended".to_owned(),
+                Err(ResponseError::ServerGone) => break "gone".to_owned(),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert_eq!(outcome, "gone");
+        drop(pending);
+        // The proxy service stays, without servers: a call fails at once.
+        until("the proxies to go", || {
+            matches!(
+                client.call(&Ask::default(), Duration::from_millis(100)),
+                Err(CallError::Send(_))
+            )
+        });
+        stop.store(true, Ordering::Release);
+        served.join().unwrap();
+        drop((client, far, base_node));
+        let report = base_bridge.stop();
+        assert!(report.contains("0 refused"), "{report}");
+        drop((service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
+#[test]
+fn the_configuration_file_and_its_errors() {
+    let setup = Setup::new("br", "toml");
+    let dir = std::env::temp_dir().join(format!("bridge-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let good = dir.join("bridge.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "listen = [\"tcp/127.0.0.1:{port}\"]\nexport = [\"robot/**\"]\nmode = \"peer\"\nkey-prefix = \"fleet/one\"\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shmbus-bridge"))
+            .env("SHMBUS_DOMAIN", &setup.domain)
+            .env("SHMBUS_ROOT", &setup.root)
+            .args(args)
+            .output()
+            .expect("run shmbus-bridge")
+    };
+    let out = run(&["--config", good.to_str().unwrap(), "--duration", "0.3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("bridging domain") && stdout.contains("exporting [robot/**]"),
+        "{stdout}"
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "exports = [\"robot/**\"]\n").unwrap();
+    for (args, says) in [
+        (
+            vec!["--config", bad.to_str().unwrap()],
+            "unknown field `exports`",
+        ),
+        (
+            vec!["--export", "a/**", "--mode", "router"],
+            "mode \"router\": use peer or client",
+        ),
+        (
+            vec![],
+            "nothing to do: give --export and/or --import patterns",
+        ),
+        (
+            vec!["--export", "a/**", "--key-prefix", "a/*"],
+            "key prefix \"a/*\"",
+        ),
+    ] {
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    setup.assert_clean();
 }

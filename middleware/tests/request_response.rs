@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use shmbus::port::{CallError, RequestSendError, RespondError, WaitError};
+use shmbus::port::{CallError, RequestSendError, RespondError, ResponseError, WaitError};
 use shmbus::service::{JoinError, ServiceOpenError};
 use shmbus::{Service, ShmMessage, WaitSet};
 
@@ -193,6 +193,16 @@ fn call_times_out_or_reports_no_response() {
         drop(server.receive().unwrap().unwrap());
         assert!(pending.receive_timeout(LONG).unwrap().is_none());
         assert!(pending.is_finished());
+        // A server that abandons a request and leaves: the client hears ServerGone, as
+        // from a server that died (what a bridge's proxy does when the far one is lost).
+        let pending = client.send_copy(&Plan { goal: 3, steps: 0 }).unwrap();
+        server.receive().unwrap().unwrap().abandon();
+        assert!(!pending.is_finished());
+        drop(server);
+        assert!(matches!(
+            pending.receive_timeout(LONG),
+            Err(ResponseError::ServerGone)
+        ));
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }

@@ -164,6 +164,7 @@ impl ServerCore {
             client,
             slot,
             id,
+            abandoned: false,
         })
     }
 }
@@ -229,6 +230,8 @@ struct Active<'a> {
     /// The request slot in the client's table, or `ONEWAY`.
     slot: usize,
     id: u64,
+    /// Let go of without ending the stream (`abandon`).
+    abandoned: bool,
 }
 
 impl Active<'_> {
@@ -285,7 +288,7 @@ impl Active<'_> {
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        if !self.expects_response() {
+        if !self.expects_response() || self.abandoned {
             return;
         }
         let service = &self.server.service;
@@ -324,6 +327,16 @@ macro_rules! active_methods {
         /// Id of the client's request port.
         pub fn client_id(&self) -> u64 {
             self.active.received.header().origin
+        }
+
+        /// Lets go of the request *without* ending its response stream: the client goes
+        /// on waiting until this server port is gone, and then gets
+        /// [`ResponseError::ServerGone`](crate::port::ResponseError::ServerGone). Drop the
+        /// server right after. This is for proxies of a remote server that was lost (the
+        /// network bridge), which must report the loss as a local server's death would;
+        /// any other server ends the stream by dropping the request.
+        pub fn abandon(mut self) {
+            self.active.abandoned = true;
         }
     };
 }
