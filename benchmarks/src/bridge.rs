@@ -1,6 +1,7 @@
-//! The `bridge` scenario: a ping-pong between two processes, each in its own shmbus domain,
-//! through two `shmbus-zenoh` bridges over TCP on 127.0.0.1 — side by side with two plain
-//! Zenoh sessions exchanging the same payloads over the same transport. Each process runs
+//! The `bridge` scenario: a ping-pong (latency) and a one-way stream (throughput) between
+//! two processes, each in its own shmbus domain, through two `shmbus-zenoh` bridges over
+//! TCP on 127.0.0.1 — side by side with two plain Zenoh sessions moving the same payloads
+//! over the same transport. Each process runs
 //! its bridge in-process (the library), as `shmbus-bridge` does.
 
 use std::net::TcpListener;
@@ -25,8 +26,8 @@ fn bridge(
     config: &Config,
     port: u16,
     listen: bool,
-    export: &str,
-    import: &str,
+    export: Option<&str>,
+    import: Option<&str>,
 ) -> Result<Bridge, Error> {
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let (listen, connect) = if listen {
@@ -39,8 +40,8 @@ fn bridge(
         BridgeConfig {
             listen,
             connect,
-            export: vec![ServicePattern::new(export)],
-            import: vec![ServicePattern::new(import)],
+            export: export.into_iter().map(ServicePattern::new).collect(),
+            import: import.into_iter().map(ServicePattern::new).collect(),
             ..BridgeConfig::default()
         },
     )?)
@@ -92,7 +93,7 @@ pub fn ping_shmbus<M: Msg>(
         .subscriber_buffer(2)
         .create()?;
     let publisher = out.publisher().create()?;
-    let bridge = bridge(config, port, true, &ping, &pong)?;
+    let bridge = bridge(config, port, true, Some(ping.as_str()), Some(pong.as_str()))?;
     let back = imported::<M>(&node, &pong)?;
     let subscriber = back.subscriber().create()?;
     // The path is up once an echo comes back.
@@ -152,7 +153,13 @@ pub fn pong_shmbus<M: Msg>(config: &Config, tag: &str, port: u16) -> Result<(), 
         .subscriber_buffer(2)
         .create()?;
     let publisher = out.publisher().create()?;
-    let bridge = bridge(config, port, false, &pong, &ping)?;
+    let bridge = bridge(
+        config,
+        port,
+        false,
+        Some(pong.as_str()),
+        Some(ping.as_str()),
+    )?;
     let inbound = imported::<M>(&node, &ping)?;
     let subscriber = inbound.subscriber().create()?;
     loop {
@@ -259,4 +266,149 @@ fn first_last(bytes: &[u8]) -> (u64, u64) {
         return (u64::MAX, u64::MAX);
     }
     (word(&bytes[..8]), word(&bytes[n - 8..]))
+}
+
+/// Seconds the throughput sender publishes before the measured window (the bridges find
+/// the service and connect meanwhile).
+const TPUT_LEAD: Duration = Duration::from_millis(1500);
+
+/// Counts what arrives from the first sample on: messages per second over the stretch
+/// from 200 ms after the first sample to the end marker (seq 0).
+struct Counter {
+    first: Option<Instant>,
+    from: Option<(Instant, u64)>,
+    count: u64,
+}
+
+impl Counter {
+    fn new() -> Self {
+        Self {
+            first: None,
+            from: None,
+            count: 0,
+        }
+    }
+
+    /// Takes one sample; `Some(rate)` at the end marker.
+    fn take(&mut self, seq: u64) -> Option<f64> {
+        let now = Instant::now();
+        if seq == 0 {
+            let (from, at) = self.from?;
+            let seconds = now.duration_since(from).as_secs_f64();
+            return Some((self.count - at) as f64 / seconds);
+        }
+        self.count += 1;
+        let first = *self.first.get_or_insert(now);
+        if self.from.is_none() && now.duration_since(first) >= Duration::from_millis(200) {
+            self.from = Some((now, self.count));
+        }
+        None
+    }
+}
+
+/// The receiving side of the throughput case through the bridges: messages per second.
+pub fn tput_receive_shmbus<M: Msg>(config: &Config, tag: &str, port: u16) -> Result<f64, Error> {
+    let name = format!("bench/{tag}/tput");
+    let node = Node::builder()
+        .name("sink")
+        .config(config.clone())
+        .create()?;
+    let bridge = bridge(config, port, true, None, Some(name.as_str()))?;
+    let service = imported::<M>(&node, &name)?;
+    let subscriber = service.subscriber().create()?;
+    let mut counter = Counter::new();
+    let rate = loop {
+        let sample = subscriber
+            .receive_timeout(GUARD)?
+            .ok_or("no sample within a minute")?;
+        if let Some(rate) = counter.take(sample.seqs().0) {
+            break rate;
+        }
+    };
+    drop((subscriber, service));
+    bridge.stop()?;
+    Ok(rate)
+}
+
+/// The sending side through the bridges: publishes as fast as the path takes them
+/// (`Block` end to end) for the lead time and `window`, then end markers.
+pub fn tput_send_shmbus<M: Msg>(
+    config: &Config,
+    tag: &str,
+    port: u16,
+    window: Duration,
+) -> Result<(), Error> {
+    let name = format!("bench/{tag}/tput");
+    let node = Node::builder()
+        .name("source")
+        .config(config.clone())
+        .create()?;
+    let service = Service::publish_subscribe::<M>(&node, &name)
+        .subscriber_buffer(64)
+        .overflow(shmbus::service::OverflowPolicy::Block)
+        .create()?;
+    let publisher = service.publisher().create()?;
+    let bridge = bridge(config, port, false, Some(name.as_str()), None)?;
+    let end = Instant::now() + TPUT_LEAD + window;
+    let mut seq = 1;
+    while Instant::now() < end {
+        let mut sample = publisher.loan_recycled()?;
+        sample.stamp(seq);
+        sample.send()?;
+        seq += 1;
+    }
+    for _ in 0..20 {
+        let mut sample = publisher.loan_recycled()?;
+        sample.stamp(0);
+        sample.send()?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    drop((publisher, service));
+    bridge.stop()?;
+    Ok(())
+}
+
+/// The receiving side with plain Zenoh.
+pub fn tput_receive_zenoh(tag: &str, port: u16) -> Result<f64, Error> {
+    let session = zenoh_session(port, true)?;
+    let subscriber = session
+        .declare_subscriber(format!("zbench/{tag}/tput"))
+        .wait()?;
+    let mut counter = Counter::new();
+    let rate = loop {
+        let sample = subscriber
+            .recv_timeout(GUARD)?
+            .ok_or("no sample within a minute")?;
+        if let Some(rate) = counter.take(first_last(&sample.payload().to_bytes()).0) {
+            break rate;
+        }
+    };
+    session.close().wait()?;
+    Ok(rate)
+}
+
+/// The sending side with plain Zenoh (`CongestionControl::Block`).
+pub fn tput_send_zenoh(size: usize, tag: &str, port: u16, window: Duration) -> Result<(), Error> {
+    let session = zenoh_session(port, false)?;
+    let publisher = session
+        .declare_publisher(format!("zbench/{tag}/tput"))
+        .congestion_control(zenoh::qos::CongestionControl::Block)
+        .wait()?;
+    let mut buf = vec![0u8; size];
+    let end = Instant::now() + TPUT_LEAD + window;
+    let mut seq = 1;
+    while Instant::now() < end {
+        crate::msg::stamp_bytes(&mut buf, seq);
+        publisher.put(buf.clone()).wait()?;
+        seq += 1;
+    }
+    for _ in 0..20 {
+        crate::msg::stamp_bytes(&mut buf, 0);
+        publisher.put(buf.clone()).wait()?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    session.close().wait()?;
+    Ok(())
 }

@@ -13,7 +13,9 @@ use iceoryx2::prelude::*;
 use shmbus::{Config, Node as ShmNode, Service as ShmService};
 
 use shmbus_benchmarks::asynchronous::{self, Flavor};
-use shmbus_benchmarks::bridge::{self, ping_shmbus, pong_shmbus};
+use shmbus_benchmarks::bridge::{
+    self, ping_shmbus, pong_shmbus, tput_receive_shmbus, tput_send_shmbus,
+};
 use shmbus_benchmarks::links::{Error, Floor, Link, Setup, Stream, Wait};
 use shmbus_benchmarks::msg::{self, Msg, SIZES};
 use shmbus_benchmarks::raw::{self, Region};
@@ -867,7 +869,7 @@ fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
 fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
     let mut report = Report {
         name: "bridge",
-        unit: "one-way ns (TCP on 127.0.0.1)",
+        unit: "one-way ns, or messages per second (TCP on 127.0.0.1)",
         rows: Vec::new(),
         reference: "shmbus bridge",
     };
@@ -931,6 +933,71 @@ fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
             );
             report.rows.push(Row {
                 case: size_name(size),
+                transport: label,
+                summary,
+            });
+        }
+    }
+    // Throughput: the peer sends for the window as fast as the path takes (Block end to
+    // end), this process counts: messages per second (median and max over the rounds).
+    let window = Duration::from_secs_f64(2.0 * o.work);
+    for size in [8usize, 65536] {
+        if !o.sizes.is_empty() && !o.sizes.contains(&size) {
+            continue;
+        }
+        let mut rates = vec![Vec::new(); ways.len()];
+        for round in 0..=o.rounds {
+            for (i, (_, transport)) in ways.iter().enumerate() {
+                let tag = ctx.next_tag("bridge-tput");
+                let port = bridge::free_port()?;
+                let mut child = Command::new(std::env::current_exe()?)
+                    .args([
+                        "peer",
+                        "bridge-tput",
+                        transport,
+                        &size.to_string(),
+                        "1",
+                        &tag,
+                    ])
+                    .args([
+                        peer_domain.as_str(),
+                        &ctx.iox_prefix,
+                        &window.as_millis().to_string(),
+                    ])
+                    .args(["--port", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()?;
+                let measured = if *transport == "zenoh" {
+                    bridge::tput_receive_zenoh(&tag, port)
+                } else {
+                    with_msg!(size, tput_receive_shmbus(&config, &tag, port))
+                };
+                let rate = match measured {
+                    Ok(rate) => {
+                        finish(child)?;
+                        rate
+                    }
+                    Err(e) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(e);
+                    }
+                };
+                if round > 0 {
+                    rates[i].push(rate);
+                }
+            }
+        }
+        for (i, (label, _)) in ways.iter().enumerate() {
+            let summary = summarize(&rates[i]);
+            eprintln!(
+                "  bridge throughput {:>10} {label:>14}: median {:>12.0} msg/s",
+                size_name(size),
+                summary.median
+            );
+            report.rows.push(Row {
+                case: format!("{} msg/s", size_name(size)),
                 transport: label,
                 summary,
             });
@@ -1276,6 +1343,15 @@ fn peer(a: PeerArgs) -> Result<(), Error> {
             _ => tput_peer::<msg::K64>(&a),
         },
         "footprint" => footprint_peer(&a),
+        "bridge-tput" => {
+            let window = Duration::from_millis(a.duration_ms);
+            if a.transport == "zenoh" {
+                bridge::tput_send_zenoh(a.size, &a.tag, a.port, window)
+            } else {
+                let config = Ctx::config(&a.domain)?;
+                with_msg!(a.size, tput_send_shmbus(&config, &a.tag, a.port, window))
+            }
+        }
         "bridge-pong" => {
             if a.transport == "zenoh" {
                 bridge::pong_zenoh(&a.tag, a.port)

@@ -8,6 +8,9 @@
 //! ```
 //!
 //! Runs until Ctrl-C or SIGTERM, then removes everything it made; prints what it carried.
+//! What it exports and imports, and what it refuses, is logged on standard error
+//! (`SHMBUS_LOG`, a `tracing` filter; default: the bridge's `info`, others' `warn`, Zenoh's
+//! `error`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +89,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Error> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHMBUS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,shmbus_zenoh=info,zenoh=error")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let file: File = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)

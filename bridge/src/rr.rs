@@ -17,13 +17,16 @@ use shmbus::{Descriptor, Service};
 use zenoh::Wait;
 use zenoh::query::{ConsolidationMode, Query, QueryTarget};
 
-use crate::wire::{Announcement, FLAG_END, SampleHeader};
+use crate::wire::{Announcement, FLAG_END, FLAG_ONEWAY, SampleHeader};
 use crate::{BridgeError, Counters, Ctx, Kind, Link, open_or_create, zenoh_error};
 
 /// How long a worker waits before looking at its stop flag and cancellations again.
 const SLICE: Duration = Duration::from_millis(100);
 /// The longest a request may take at the far side (a stream included).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Cancellations kept for requests not (or no longer) being served: beyond this many the
+/// old ones are forgotten (a cancellation that arrives after its request ended).
+const CANCELS_KEPT: usize = 4096;
 
 /// Exports local service `name`: `workers` clients answering queries, the cancellation
 /// subscriber, the announcement and the liveliness token.
@@ -74,10 +77,11 @@ pub(crate) fn export(ctx: &Ctx<'_>, name: &str) -> Result<Link, BridgeError> {
             .callback(move |sample| {
                 let bytes = sample.payload().to_bytes();
                 if let Ok(id) = <[u8; 8]>::try_from(&bytes[..]) {
-                    cancelled
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(u64::from_le_bytes(id));
+                    let mut cancelled = cancelled.lock().unwrap_or_else(|p| p.into_inner());
+                    if cancelled.len() >= CANCELS_KEPT {
+                        cancelled.clear();
+                    }
+                    cancelled.insert(u64::from_le_bytes(id));
                 }
             })
             .wait()
@@ -164,8 +168,27 @@ impl ExportWorker {
             return self.refuse(query, &"a request of another type");
         }
         let payload = query.payload().map(|p| p.to_bytes().into_owned());
+        let bytes = payload.as_deref().unwrap_or(&[]);
+        if header.flags & FLAG_ONEWAY != 0 {
+            let sent = self
+                .client
+                .loan()
+                .map_err(|e| e.to_string())
+                .and_then(|mut r| {
+                    if r.bytes_mut().len() != bytes.len() {
+                        return Err(format!("a request of {} bytes", bytes.len()));
+                    }
+                    r.bytes_mut().copy_from_slice(bytes);
+                    r.send_oneway().map_err(|e| e.to_string())
+                });
+            match sent {
+                Ok(()) => self.counters.sent(),
+                Err(why) => self.counters.refused(&self.name, self.started, &why),
+            }
+            return;
+        }
         // send_bytes checks the size and every value against the request type.
-        let pending = match self.client.send_bytes(payload.as_deref().unwrap_or(&[])) {
+        let pending = match self.client.send_bytes(bytes) {
             Ok(pending) => pending,
             Err(e) => return self.refuse(query, &e),
         };
@@ -334,7 +357,10 @@ impl ImportWorker {
                 }
             };
             if !request.expects_response() {
-                let _ = self.query(request.bytes(), u64::MAX);
+                // Nothing comes back: the query's replies are not waited for.
+                if let Err(error) = self.query(request.bytes(), 0, FLAG_ONEWAY) {
+                    tracing::warn!(service = %self.name, %error, "a one-way request could not be sent");
+                }
                 continue;
             }
             let id = self.salt | self.ids.fetch_add(1, Ordering::Relaxed);
@@ -361,9 +387,10 @@ impl ImportWorker {
         &self,
         bytes: &[u8],
         id: u64,
+        flags: u32,
     ) -> Result<zenoh::handlers::FifoChannelHandler<zenoh::query::Reply>, zenoh::Error> {
         let header = SampleHeader {
-            flags: 0,
+            flags,
             sequence: id,
             timestamp_ns: 0,
             layout_hash: self.request.layout_hash(),
@@ -380,7 +407,7 @@ impl ImportWorker {
 
     /// Sends `request` as a query and its replies back as responses.
     fn forward(&self, request: &shmbus::port::RawActiveRequest<'_>, id: u64) -> Outcome {
-        let replies = match self.query(request.bytes(), id) {
+        let replies = match self.query(request.bytes(), id, 0) {
             Ok(replies) => replies,
             Err(error) => {
                 tracing::warn!(service = %self.name, %error, "a request could not be sent");

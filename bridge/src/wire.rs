@@ -7,7 +7,7 @@
 //! | bytes | field |
 //! |-------|-------|
 //! | 0..4  | magic `SHZ1` |
-//! | 4..8  | flags (`u32`): 1 on the reply that ends a response stream, else 0 |
+//! | 4..8  | flags (`u32`): 1 on the reply that ends a response stream, 2 on a one-way request, else 0 |
 //! | 8..16 | the publisher's sequence number (`u64`); for requests and replies, the request's id |
 //! | 16..24 | the publisher's timestamp in ns of its `CLOCK_MONOTONIC`, 0 if it does not stamp (`u64`) |
 //! | 24..32 | the message type's layout hash (`u64`) |
@@ -65,6 +65,8 @@ pub enum WireError {
 /// Flag of a reply's header: the server ended the response stream (the reply carries no
 /// message).
 pub const FLAG_END: u32 = 1;
+/// Flag of a request's header: sent one-way, no response expected.
+pub const FLAG_ONEWAY: u32 = 2;
 
 /// The per-sample header carried in the attachment (also of requests and replies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

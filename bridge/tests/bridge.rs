@@ -343,8 +343,13 @@ fn calls_streams_cancels_and_lost_servers_cross_the_bridge() {
         let server = service.server().create().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let cancelled = Arc::new(AtomicU64::new(0));
+        let oneway = Arc::new(AtomicU64::new(0));
         let served = {
-            let (stop, cancelled) = (Arc::clone(&stop), Arc::clone(&cancelled));
+            let (stop, cancelled, oneway) = (
+                Arc::clone(&stop),
+                Arc::clone(&cancelled),
+                Arc::clone(&oneway),
+            );
             let fresh = service.server();
             std::thread::spawn(move || {
                 let mut server = Some(server);
@@ -355,6 +360,18 @@ fn calls_streams_cancels_and_lost_servers_cross_the_bridge() {
                     else {
                         continue;
                     };
+                    if !request.expects_response() {
+                        assert_eq!(
+                            *request,
+                            Ask {
+                                client: 7,
+                                seq: 1,
+                                stream: 0
+                            }
+                        );
+                        oneway.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     if request.client == 99 {
                         request.abandon();
                         server = fresh.take().map(|b| b.create().unwrap());
@@ -392,6 +409,17 @@ fn calls_streams_cancels_and_lost_servers_cross_the_bridge() {
             let answer = client.call(&ask, GUARD).unwrap();
             assert_eq!(*answer, Answer::to(&ask, 0));
         }
+        // A one-way request arrives as one.
+        client
+            .send_copy_oneway(&Ask {
+                client: 7,
+                seq: 1,
+                stream: 0,
+            })
+            .unwrap();
+        until("the one-way request", || {
+            oneway.load(Ordering::Relaxed) == 1
+        });
         // A stream of 1,000, in order, ended by the server.
         let ask = Ask {
             client: 2,
@@ -542,4 +570,158 @@ fn the_configuration_file_and_its_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
     setup.assert_clean();
+}
+
+/// A 1 MiB message: a sequence number and a body derived from it.
+#[derive(shmbus::ShmMessage)]
+#[repr(C)]
+struct Mega {
+    seq: u64,
+    body: [u8; (1 << 20) - 8],
+}
+
+fn fill(body: &mut [u8], seq: u64) {
+    for (i, b) in body.iter_mut().enumerate() {
+        *b = (i as u64 ^ seq) as u8;
+    }
+}
+
+fn check_mega(sample: &Mega, seq: u64) {
+    assert_eq!(sample.seq, seq);
+    let mut want = vec![0u8; sample.body.len()];
+    fill(&mut want, seq);
+    assert!(sample.body[..] == want[..], "body of {seq}");
+}
+
+#[test]
+fn one_mebibyte_samples_cross_and_late_joiners_get_history() {
+    const N: u64 = 30;
+    let (robot, base) = (
+        Setup::new("br", "mega_robot"),
+        Setup::new("br", "mega_base"),
+    );
+    let port = free_port();
+    {
+        let robot_node = robot.node("camera");
+        let service = Service::publish_subscribe::<Mega>(&robot_node, "robot/image")
+            .history(2)
+            .subscriber_buffer(8)
+            .overflow(OverflowPolicy::Block)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let send = |seq: u64| {
+            let mut sample = publisher.loan_zeroed().unwrap();
+            sample.seq = seq;
+            fill(&mut sample.body, seq);
+            sample.send().unwrap();
+        };
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("viewer");
+        let far = {
+            let start = Instant::now();
+            loop {
+                match Service::publish_subscribe::<Mega>(&base_node, "robot/image").open() {
+                    Ok(s) => break s,
+                    Err(shmbus::service::ServiceOpenError::NotFound { .. }) => {
+                        assert!(start.elapsed() < GUARD, "never imported");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        };
+        // The imported service has the exporter's QoS.
+        assert_eq!(far.qos().history, 2);
+        let subscriber = far.subscriber().create().unwrap();
+        until("the first sample across", || {
+            send(0);
+            std::thread::sleep(Duration::from_millis(20));
+            let mut got = false;
+            while let Some(s) = subscriber.receive().unwrap() {
+                got |= s.seq == 0;
+            }
+            got
+        });
+        for seq in 1..=N {
+            send(seq);
+            loop {
+                let sample = subscriber
+                    .receive_timeout(GUARD)
+                    .unwrap()
+                    .expect("a sample");
+                if sample.seq != 0 {
+                    check_mega(&sample, seq);
+                    break;
+                }
+            }
+        }
+        // A subscriber that joins now gets the last two from the proxy's history, when the
+        // proxy publisher next publishes (as from a local publisher), then the new one.
+        let late = far.subscriber().create().unwrap();
+        send(N + 1);
+        let got: Vec<u64> = (0..3)
+            .map(|_| {
+                let sample = late.receive_timeout(GUARD).unwrap().expect("a sample");
+                check_mega(&sample, sample.seq);
+                sample.seq
+            })
+            .collect();
+        assert_eq!(got, vec![N - 1, N, N + 1]);
+        drop((late, subscriber, far, base_node));
+        base_bridge.stop();
+        robot_bridge.stop();
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
+#[test]
+fn a_local_service_of_another_type_is_not_joined() {
+    let (robot, base) = (
+        Setup::new("br", "type_robot"),
+        Setup::new("br", "type_base"),
+    );
+    let port = free_port();
+    {
+        let robot_node = robot.node("app");
+        let service = Service::publish_subscribe::<Everything>(&robot_node, "robot/everything")
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        // The base station already has a service of that name, of another type.
+        let base_node = base.node("listener");
+        let other =
+            Service::publish_subscribe::<shmbus_tests::Counted>(&base_node, "robot/everything")
+                .create()
+                .unwrap();
+        let subscriber = other.subscriber().create().unwrap();
+        let robot_bridge = exporter(&robot, port);
+        let mut base_bridge = importer(&base, port, None);
+        // The bridge says why it refuses, naming what differs.
+        let mut stderr = BufReader::new(base_bridge.child.stderr.take().expect("piped"));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the bridge ended");
+            if line.contains("cannot import") {
+                break;
+            }
+        }
+        assert!(line.contains("robot/everything"), "{line}");
+        for seq in 1..=20 {
+            publisher.send_copy(&Everything::sample(seq)).unwrap();
+        }
+        // Nothing reached the local service of the other type, and it has no publisher.
+        assert!(subscriber.receive().unwrap().is_none());
+        assert!(subscriber.publishers().is_empty());
+        drop((subscriber, other, base_node));
+        base_bridge.stop();
+        robot_bridge.stop();
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
 }
