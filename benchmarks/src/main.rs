@@ -219,6 +219,22 @@ fn floor_name(prefix: &str, tag: &str) -> String {
     format!("/{prefix}floor-{tag}")
 }
 
+/// Waits for the peer after a measurement that succeeded; kills it after one that failed
+/// (it may wait for a message that never comes).
+fn finish_after<T>(mut child: Child, measured: Result<T, Error>) -> Result<T, Error> {
+    match measured {
+        Ok(value) => {
+            finish(child)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e)
+        }
+    }
+}
+
 fn finish(mut child: Child) -> Result<(), Error> {
     let status = child.wait()?;
     if !status.success() {
@@ -820,7 +836,7 @@ fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
             let v = match way {
                 Way::Async(flavor) => {
                     let tag = ctx.next_tag(flavor.kind());
-                    let mut child = ctx.spawn(
+                    let child = ctx.spawn(
                         flavor.kind(),
                         Transport::Shmbus,
                         8,
@@ -829,17 +845,10 @@ fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
                         Duration::ZERO,
                         false,
                     )?;
-                    match asynchronous::ping(&ctx.shm_node, &tag, *flavor, warm, iters) {
-                        Ok(v) => {
-                            finish(child)?;
-                            v
-                        }
-                        Err(e) => {
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            return Err(e);
-                        }
-                    }
+                    finish_after(
+                        child,
+                        asynchronous::ping(&ctx.shm_node, &tag, *flavor, warm, iters),
+                    )?
                 }
                 Way::Blocking(t) => ping_pong_sized(ctx, "block", *t, 8, 1, iters)?,
             };
@@ -863,6 +872,27 @@ fn async_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// Starts the bridge scenario's peer (`kind` for `transport`) in a domain of its own,
+/// talking to this process on `port`.
+fn bridge_peer(
+    ctx: &Ctx,
+    kind: &str,
+    transport: &str,
+    size: usize,
+    tag: &str,
+    duration_ms: u64,
+    port: u16,
+) -> Result<Child, Error> {
+    let domain = format!("{}b", ctx.domain);
+    Ok(Command::new(std::env::current_exe()?)
+        .args(["peer", kind, transport, &size.to_string(), "1", tag])
+        .args([&domain, &ctx.iox_prefix, &duration_ms.to_string()])
+        .args(["--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()?)
+}
+
 /// The bridge scenario: one-way latency of a ping-pong between this process and a peer,
 /// each in its own domain, through two `shmbus-zenoh` bridges over TCP on 127.0.0.1,
 /// side by side with two plain Zenoh sessions moving the same payloads.
@@ -874,7 +904,6 @@ fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         reference: "shmbus bridge",
     };
     let config = Ctx::config(&ctx.domain)?;
-    let peer_domain = format!("{}b", ctx.domain);
     let ways = [("shmbus bridge", "shmbus"), ("zenoh", "zenoh")];
     for size in [8usize, 65536, 1 << 20] {
         if !o.sizes.is_empty() && !o.sizes.contains(&size) {
@@ -888,36 +917,13 @@ fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
             for (i, (_, transport)) in ways.iter().enumerate() {
                 let tag = ctx.next_tag("bridge");
                 let port = bridge::free_port()?;
-                let mut child = Command::new(std::env::current_exe()?)
-                    .args([
-                        "peer",
-                        "bridge-pong",
-                        transport,
-                        &size.to_string(),
-                        "1",
-                        &tag,
-                    ])
-                    .args([peer_domain.as_str(), &ctx.iox_prefix, "0"])
-                    .args(["--port", &port.to_string()])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .spawn()?;
+                let child = bridge_peer(ctx, "bridge-pong", transport, size, &tag, 0, port)?;
                 let measured = if *transport == "zenoh" {
                     bridge::ping_zenoh(size, &tag, port, warm, iters)
                 } else {
                     with_msg!(size, ping_shmbus(&config, &tag, port, warm, iters))
                 };
-                let v = match measured {
-                    Ok(v) => {
-                        finish(child)?;
-                        v
-                    }
-                    Err(e) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(e);
-                    }
-                };
+                let v = finish_after(child, measured)?;
                 if round > 0 {
                     samples[i].extend(v);
                 }
@@ -950,40 +956,21 @@ fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
             for (i, (_, transport)) in ways.iter().enumerate() {
                 let tag = ctx.next_tag("bridge-tput");
                 let port = bridge::free_port()?;
-                let mut child = Command::new(std::env::current_exe()?)
-                    .args([
-                        "peer",
-                        "bridge-tput",
-                        transport,
-                        &size.to_string(),
-                        "1",
-                        &tag,
-                    ])
-                    .args([
-                        peer_domain.as_str(),
-                        &ctx.iox_prefix,
-                        &window.as_millis().to_string(),
-                    ])
-                    .args(["--port", &port.to_string()])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .spawn()?;
+                let child = bridge_peer(
+                    ctx,
+                    "bridge-tput",
+                    transport,
+                    size,
+                    &tag,
+                    window.as_millis() as u64,
+                    port,
+                )?;
                 let measured = if *transport == "zenoh" {
                     bridge::tput_receive_zenoh(&tag, port)
                 } else {
                     with_msg!(size, tput_receive_shmbus(&config, &tag, port))
                 };
-                let rate = match measured {
-                    Ok(rate) => {
-                        finish(child)?;
-                        rate
-                    }
-                    Err(e) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(e);
-                    }
-                };
+                let rate = finish_after(child, measured)?;
                 if round > 0 {
                     rates[i].push(rate);
                 }
