@@ -192,12 +192,25 @@ impl<R: Region> Event<R> {
         let deadline = timeout.map(|t| {
             monotonic_ns().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
         });
+        let mut yielded = false;
         loop {
             let ticket = self.ticket();
             if let Some(value) = condition() {
                 return Ok(Some(value));
             }
             signal::check()?;
+            if !yielded {
+                // Once, before the first sleep, the CPU goes to whoever else can run here.
+                // The other end, if it runs on this core (a bridge's thread beside a
+                // publisher, a receiver pinned beside its sender), then runs on and makes
+                // the condition true for many items at once, and neither side pays a sleep
+                // and a wake-up (microseconds each) per item: a sleeper here would make
+                // every notification of the other end a system call. With nobody else to
+                // run, the yield returns at once.
+                yielded = true;
+                std::thread::yield_now();
+                continue;
+            }
             let remaining = match deadline {
                 None => None,
                 Some(deadline) => match deadline.checked_sub(monotonic_ns()) {

@@ -145,7 +145,15 @@ struct State {
     /// The subscriber slots whose occupant is a monitor, as a bit mask.
     monitors: u64,
     events: Events,
+    /// When the owners of full queues were last probed (monotonic ns; 0: never).
+    probed_at: u64,
 }
+
+/// How often the owners of full queues are probed for death (a `flock` probe each): at
+/// most once per interval before a send, and once per interval of a [`OverflowPolicy::Block`]
+/// wait. A slow but living subscriber so costs a full-speed publisher nothing, and a dead
+/// one holds a send up at most this long.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The sending end of channel `ch` of a service (see the module docs of [`super`]).
 #[derive(Debug)]
@@ -229,6 +237,7 @@ impl Sender {
                 turn: 0,
                 monitors: 0,
                 events: Events::default(),
+                probed_at: 0,
             }),
             service,
             ch,
@@ -312,10 +321,23 @@ impl Sender {
     }
 
     /// A full queue under backpressure may belong to a dead subscriber, which would make
-    /// every send wait or fail: test the owners of full queues (a `flock` probe each, only
-    /// on this slow path) and clean up if one is dead, so the others get samples at full
-    /// speed again.
+    /// every send wait or fail: test the owners of full queues (a `flock` probe each, on
+    /// this slow path and at most once per [`PROBE_INTERVAL`]) and clean up if one is dead,
+    /// so the others get samples at full speed again.
     fn reap_dead_full(&self, state: &mut State) {
+        if state
+            .connections
+            .iter_mut()
+            .flatten()
+            .all(|c| c.deliver.has_room())
+        {
+            return;
+        }
+        let now = process::monotonic_ns();
+        if now.saturating_sub(state.probed_at) < PROBE_INTERVAL.as_nanos() as u64 {
+            return;
+        }
+        state.probed_at = now;
         let mut dead = false;
         for (s, connection) in state.connections.iter_mut().enumerate() {
             if let Some(c) = connection
@@ -607,6 +629,7 @@ impl Sender {
         };
         let mut delivered = 0;
         let mut undelivered = 0;
+        let mut reap = false;
         let mut to = None;
         for s in (0..state.connections.len()).filter(|&s| is_chosen(s)) {
             let return_capacity = state.returns.get(s).map_or(0, |q| q.capacity());
@@ -628,22 +651,43 @@ impl Sender {
                 policy
             };
             let mut pushed = connection.deliver.push(entry, policy);
+            let mut owner_dead = false;
             if !monitor
                 && qos.overflow == OverflowPolicy::Block
                 && matches!(pushed, Err(PushError::Full { .. }))
                 && let Some(event) = &self.event
             {
+                // Waits for room in slices; between them, a probe of the queue's owner, so
+                // that a subscriber that died with a full queue holds the send up for one
+                // slice, not the whole timeout.
                 let deliver = &mut connection.deliver;
-                let outcome = event.wait_until(Some(self.options.send_timeout), || {
-                    match deliver.push(entry, Overflow::Reject) {
-                        Err(PushError::Full { .. }) => None,
-                        other => Some(other),
+                let deadline = std::time::Instant::now() + self.options.send_timeout;
+                loop {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    let outcome =
+                        event.wait_until(Some(left.min(PROBE_INTERVAL)), || {
+                            match deliver.push(entry, Overflow::Reject) {
+                                Err(PushError::Full { .. }) => None,
+                                other => Some(other),
+                            }
+                        });
+                    match outcome {
+                        Ok(Some(result)) => {
+                            pushed = result;
+                            break;
+                        }
+                        Ok(None) if !left.is_zero() => {
+                            owner_dead = self
+                                .service
+                                .slot(self.ch, PortKind::Subscriber, s)
+                                .is_some_and(|info| !self.service.owner_alive(info.owner));
+                            if owner_dead {
+                                break;
+                            }
+                        }
+                        _ => break,
                     }
-                });
-                pushed = match outcome {
-                    Ok(Some(result)) => result,
-                    _ => pushed,
-                };
+                }
             }
             let ok = match pushed {
                 Ok(Pushed::Stored) => true,
@@ -674,14 +718,21 @@ impl Sender {
                 }
             } else {
                 state.store.release(index, 1 << s)?;
-                if monitor {
-                    // A monitor's loss is counted in its queue's overflows.
+                if monitor || owner_dead {
+                    // A monitor's loss is counted in its queue's overflows; a dead owner
+                    // is removed below.
+                    reap |= owner_dead;
                 } else if qos.overflow == OverflowPolicy::Block {
                     undelivered += 1;
                 } else {
                     state.discarded += 1;
                 }
             }
+        }
+        if reap {
+            tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
+            self.service.remove_dead_nodes();
+            self.refresh(state);
         }
         if undelivered > 0 {
             return Err(SendError::Timeout {
