@@ -155,6 +155,30 @@ pub(crate) fn stdout_is_terminal() -> bool {
 }
 
 /// A node's name for people: its name, or its id when it has none.
+/// What living nodes say about `service` (`None`: about every service), as
+/// `(service, "node (id)", text)`, in the order of the nodes and their notes.
+pub(crate) fn notes_about<'a>(
+    nodes: &'a [shmbus::node::NodeInfo],
+    service: Option<&str>,
+) -> Vec<(&'a str, String, &'a str)> {
+    nodes
+        .iter()
+        .filter(|n| n.state == shmbus::node::NodeState::Alive)
+        .flat_map(|n| {
+            n.notes
+                .iter()
+                .filter(move |note| service.is_none_or(|s| s == note.service))
+                .map(move |note| {
+                    (
+                        note.service.as_str(),
+                        format!("{} ({})", node_label(std::slice::from_ref(n), n.id), n.id),
+                        note.text.as_str(),
+                    )
+                })
+        })
+        .collect()
+}
+
 pub(crate) fn node_label(nodes: &[shmbus::node::NodeInfo], id: shmbus::NodeId) -> String {
     match nodes.iter().find(|n| n.id == id) {
         Some(n) if !n.name.is_empty() => n.name.clone(),

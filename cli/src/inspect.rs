@@ -10,7 +10,7 @@ use shmbus::Node;
 use shmbus::node::{NodeInfo, NodeState};
 use shmbus::service::{ObjectInfo, ServiceInfo, ServiceQos};
 
-use crate::common::{Global, Result, find_any, node_label};
+use crate::common::{Global, Result, find_any, node_label, notes_about};
 use crate::render::{Table, bytes, descriptor_json};
 
 /// `shmbus inspect`.
@@ -124,6 +124,13 @@ fn print_service(s: &ServiceInfo, nodes: &[NodeInfo]) {
             state_word(*state)
         );
     }
+    let notes = notes_about(nodes, Some(s.name.as_str()));
+    if !notes.is_empty() {
+        println!("  notes:");
+        for (_, node, text) in notes {
+            println!("    {node}: {text}");
+        }
+    }
     println!("  objects:");
     let mut table = Table::new(&["OBJECT", "SIZE", "IN MEMORY"]);
     for object in std::iter::once(&s.object).chain(&s.segments) {
@@ -172,6 +179,10 @@ fn service_json(s: &ServiceInfo, nodes: &[NodeInfo]) -> Json {
             "node_name": node_label(nodes, p.node),
             "node_state": state_word(p.node_state),
             "draining": p.draining,
+        })).collect::<Vec<_>>(),
+        "notes": notes_about(nodes, Some(s.name.as_str())).into_iter().map(|(_, node, text)| json!({
+            "node": node,
+            "text": text,
         })).collect::<Vec<_>>(),
         "nodes": s.nodes.iter().map(|(id, state)| json!({
             "id": id.to_string(),

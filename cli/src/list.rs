@@ -9,7 +9,7 @@ use shmbus::node::{NodeInfo, NodeState};
 use shmbus::service::{Pattern, PortRole, ServiceInfo};
 use shmbus::{Node, NodeId, Service};
 
-use crate::common::{Global, Result, node_label};
+use crate::common::{Global, Result, node_label, notes_about};
 use crate::render::Table;
 
 /// `shmbus list`.
@@ -112,6 +112,10 @@ fn print_services(
                         "name": node_label(nodes, *id),
                         "state": state_word(*state),
                     })).collect::<Vec<_>>(),
+                    "notes": notes_about(nodes, Some(s.name.as_str())).into_iter().map(|(_, node, text)| json!({
+                        "node": node,
+                        "text": text,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -123,7 +127,8 @@ fn print_services(
         println!("{}", serde_json::Value::Array(out));
         return;
     }
-    if services.is_empty() && broken.is_empty() {
+    let notes = notes_about(nodes, None);
+    if services.is_empty() && broken.is_empty() && notes.is_empty() {
         println!("no services in this domain");
         return;
     }
@@ -147,6 +152,16 @@ fn print_services(
         ]);
     }
     table.print();
+    // What nodes say about services (a bridge: what it imports, what it refused and why),
+    // also of services that are not in this domain.
+    if !notes.is_empty() {
+        println!();
+        let mut table = Table::new(&["SERVICE", "NOTE BY", "NOTE"]);
+        for (service, node, text) in notes {
+            table.row(vec![service.to_owned(), node, text.to_owned()]);
+        }
+        table.print();
+    }
 }
 
 fn print_nodes(global: &Global, services: &[ServiceInfo], nodes: &[NodeInfo]) {

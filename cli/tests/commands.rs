@@ -216,6 +216,24 @@ fn list_and_inspect_show_a_running_system() {
             .create()
             .unwrap();
         let _server = plan.server().create().unwrap();
+        // A bridge says what it imported, and why it refused another service.
+        let bridge = domain.node("shmbus-bridge");
+        let note = |service: &str, text: &str| shmbus::node::NodeNote {
+            service: service.to_owned(),
+            text: text.to_owned(),
+        };
+        bridge
+            .set_notes(&[
+                note(
+                    "robot/state",
+                    "imported over Zenoh from shmbus/ps/robot/state: this bridge's publisher stands for the remote one",
+                ),
+                note(
+                    "robot/map",
+                    "not imported: robot/map: the service has another message type (field 2 `cells`: u8 here, u16 there)",
+                ),
+            ])
+            .unwrap();
 
         let out = domain.run(&["list"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -234,6 +252,14 @@ fn list_and_inspect_show_a_running_system() {
         assert_eq!(listed[1]["types"][0], "Everything");
         assert_eq!(listed[1]["ports"].as_array().unwrap().len(), 3);
         assert_eq!(listed[0]["pattern"], "request-response");
+        let notes = listed[1]["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("imported over Zenoh")
+        );
         let out = domain.run(&["inspect", "robot/state", "--json"]);
         let inspected: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         let ty = &inspected[0]["types"][0]["type"];

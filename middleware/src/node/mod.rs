@@ -9,6 +9,9 @@
 //! token file is created exclusively, and a collision just draws another id.
 //!
 //! The token file holds `name\npid\nexecutable\n`, for tools; nothing relies on the pid.
+//! After these lines come the node's notes ([`Node::set_notes`]), one per line:
+//! `note\t<service>\t<text>`: what a node says about services for tools to show (a bridge
+//! says which services it imports and why it refused one).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +25,36 @@ use crate::os::signal::{self, SignalError, TerminationRequested};
 
 /// Longest node name, in bytes.
 pub const MAX_NODE_NAME_LEN: usize = 64;
+
+/// Most bytes a token file may hold (its first lines and the notes).
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// What a node says about a service, for tools ([`Node::set_notes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeNote {
+    /// The service it is about (it may not exist in this domain).
+    pub service: String,
+    /// What the node says: one line.
+    pub text: String,
+}
+
+/// Failure of [`Node::set_notes`].
+#[derive(Debug, thiserror::Error)]
+pub enum NodeNotesError {
+    /// The notes do not fit in the token file.
+    #[error(
+        "the node's notes take {size} bytes, more than the {max} a token file holds: write fewer or shorter notes"
+    )]
+    TooLarge {
+        /// Bytes the token file would take.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Writing failed.
+    #[error("cannot write the node's notes into its token file: {0}")]
+    Write(rustix::io::Errno),
+}
 
 /// A node's id, unique within its domain while the node lives. Never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +148,8 @@ pub struct NodeInfo {
     pub executable: String,
     /// Alive or dead, tested through the token.
     pub state: NodeState,
+    /// What it says about services ([`Node::set_notes`]).
+    pub notes: Vec<NodeNote>,
 }
 
 /// Builds a [`Node`].
@@ -206,8 +241,8 @@ impl NodeBuilder {
             }
         };
         let executable = executable.map_or(String::new(), |p| p.display().to_string());
-        let contents = format!("{name}\n{}\n{executable}\n", process::pid());
-        if let Err(error) = token.write_contents(contents.as_bytes()) {
+        let header = format!("{name}\n{}\n{executable}\n", process::pid());
+        if let Err(error) = token.write_contents(header.as_bytes()) {
             tracing::warn!(%id, %error, "could not write the node's name into its token file");
         }
         tracing::info!(%id, name, domain = config.domain(), "node created");
@@ -219,6 +254,7 @@ impl NodeBuilder {
                 domain,
                 nodes,
                 token: Some(token),
+                header,
             }),
         };
         Ok(node)
@@ -235,6 +271,8 @@ struct NodeInner {
     /// Its `nodes` folder, where the tokens are.
     nodes: Folder,
     token: Option<LockFile>,
+    /// The token file's first lines (name, pid, executable).
+    header: String,
 }
 
 impl Drop for NodeInner {
@@ -310,7 +348,38 @@ impl Node {
         signal::termination_requested().is_some()
     }
 
-    /// Lists the nodes of `config`'s domain, alive and dead.
+    /// Replaces what this node says about services, shown by tools (`shmbus list` and
+    /// `inspect`) and returned by [`Node::list`]. Control characters in a note become
+    /// spaces. The notes go when the node goes.
+    pub fn set_notes(&self, notes: &[NodeNote]) -> Result<(), NodeNotesError> {
+        let line = |text: &str| {
+            text.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+        };
+        let mut contents = self.inner.header.clone();
+        for note in notes {
+            contents.push_str(&format!(
+                "note\t{}\t{}\n",
+                line(&note.service),
+                line(&note.text)
+            ));
+        }
+        if contents.len() > MAX_TOKEN_BYTES {
+            return Err(NodeNotesError::TooLarge {
+                size: contents.len(),
+                max: MAX_TOKEN_BYTES,
+            });
+        }
+        match &self.inner.token {
+            Some(token) => token
+                .replace_contents(contents.as_bytes())
+                .map_err(NodeNotesError::Write),
+            None => Ok(()),
+        }
+    }
+
+    /// Lists the nodes of `config`'s domain, alive and dead, by name (then id).
     pub fn list(config: &Config) -> Result<Vec<NodeInfo>, NodeListError> {
         let folder_error = |source| NodeListError::Folder {
             domain: config.domain().to_owned(),
@@ -341,20 +410,37 @@ impl Node {
                 Liveness::Gone => continue,
                 Liveness::Dead(_token) => NodeState::Dead,
             };
-            let text = nodes.read_file(&file, 4096).unwrap_or_default();
+            let text = nodes.read_file(&file, MAX_TOKEN_BYTES).unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             let mut lines = text.lines();
             let name = lines.next().unwrap_or("").to_owned();
             let pid = lines.next().and_then(|l| l.parse().ok());
             let executable = lines.next().unwrap_or("").to_owned();
+            // Whatever another process wrote: lines of another shape (or cut by a rewrite
+            // read halfway) are skipped.
+            let notes = lines
+                .filter_map(|l| {
+                    let mut parts = l.splitn(3, '\t');
+                    match (parts.next(), parts.next(), parts.next()) {
+                        (Some("note"), Some(service), Some(text)) => Some(NodeNote {
+                            service: service.to_owned(),
+                            text: text.to_owned(),
+                        }),
+                        _ => None,
+                    }
+                })
+                .collect();
             found.push(NodeInfo {
                 id,
                 name,
                 pid,
                 executable,
                 state,
+                notes,
             });
         }
+        // By name, then id: the same order however the folder lists its files.
+        found.sort_by(|a, b| (a.name.as_str(), a.id).cmp(&(b.name.as_str(), b.id)));
         Ok(found)
     }
 
@@ -439,6 +525,52 @@ mod tests {
         assert!(Node::list(&config).unwrap().is_empty());
         assert!(!config.domain_dir().exists());
         assert!(!config.runtime_dir().exists());
+    }
+
+    #[test]
+    fn notes_are_listed_replaced_and_bounded() {
+        let config = config("notes");
+        let node = Node::builder()
+            .name("bridge")
+            .config(config.clone())
+            .create()
+            .unwrap();
+        let note = |service: &str, text: &str| NodeNote {
+            service: service.to_owned(),
+            text: text.to_owned(),
+        };
+        node.set_notes(&[
+            note("robot/a", "imported"),
+            note("robot/b", "refused:\tline one\nline two"),
+        ])
+        .unwrap();
+        let listed = Node::list(&config).unwrap();
+        assert_eq!(listed[0].name, "bridge");
+        assert_eq!(listed[0].pid, Some(std::process::id()));
+        assert_eq!(
+            listed[0].notes,
+            [
+                note("robot/a", "imported"),
+                note("robot/b", "refused: line one line two")
+            ]
+        );
+        // Replaced, not appended: fewer notes leave nothing of the longer old ones.
+        node.set_notes(&[note("robot/c", "x")]).unwrap();
+        assert_eq!(
+            Node::list(&config).unwrap()[0].notes,
+            [note("robot/c", "x")]
+        );
+        let huge = vec![note("robot/d", &"y".repeat(1000)); 100];
+        assert!(matches!(
+            node.set_notes(&huge),
+            Err(NodeNotesError::TooLarge {
+                max: MAX_TOKEN_BYTES,
+                ..
+            })
+        ));
+        node.set_notes(&[]).unwrap();
+        assert!(Node::list(&config).unwrap()[0].notes.is_empty());
+        assert_eq!(Node::list(&config).unwrap()[0].name, "bridge");
     }
 
     #[test]

@@ -207,6 +207,13 @@ impl LockFile {
         Ok(())
     }
 
+    /// Replaces the file's contents with `bytes` (written over the old ones, then the rest
+    /// cut off). A reader at the same moment may see a mix of both: readers must expect it.
+    pub fn replace_contents(&self, bytes: &[u8]) -> Result<(), Errno> {
+        self.write_contents(bytes)?;
+        rustix::fs::ftruncate(&self.fd, bytes.len() as u64)
+    }
+
     /// The lock file's path.
     pub fn path(&self) -> PathBuf {
         self.folder.join(&self.name)
