@@ -74,7 +74,8 @@ struct Opts {
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
     /// Only these transports (comma-separated: shmbus, iceoryx2, unix-socket, pipe,
-    /// floor) in the ping-pong scenarios; for quick comparisons while working on one.
+    /// floor; in the bridge scenario shmbus, zenoh) in the ping-pong scenarios; for quick
+    /// comparisons while working on one.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these payload sizes in bytes (comma-separated) in the ping-pong scenarios.
@@ -904,7 +905,10 @@ fn bridge_scenario(ctx: &Ctx, o: &Opts) -> Result<Report, Error> {
         reference: "shmbus bridge",
     };
     let config = Ctx::config(&ctx.domain)?;
-    let ways = [("shmbus bridge", "shmbus"), ("zenoh", "zenoh")];
+    let ways: Vec<_> = [("shmbus bridge", "shmbus"), ("zenoh", "zenoh")]
+        .into_iter()
+        .filter(|(_, t)| o.only.is_empty() || o.only.iter().any(|only| only == t))
+        .collect();
     for size in [8usize, 65536, 1 << 20] {
         if !o.sizes.is_empty() && !o.sizes.contains(&size) {
             continue;

@@ -50,12 +50,13 @@ mod rr;
 pub mod wire;
 
 use shmbus::sync::atomic::AtomicU64;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shmbus::node::NodeNote;
 use shmbus::service::{Pattern, PortRole, ServiceQos};
 use shmbus::{Config, Node, NodeId, Service};
 use zenoh::Wait;
@@ -132,12 +133,29 @@ pub enum BridgeError {
         /// Zenoh's error.
         message: String,
     },
+    /// One service cannot be exported or imported (the others can).
+    #[error("{service}: {problem}")]
+    Service {
+        /// The service.
+        service: String,
+        /// Why, first line first (a type mismatch names the first field that differs).
+        problem: String,
+    },
     /// The local node could not be made.
     #[error(transparent)]
     Node(#[from] shmbus::node::NodeCreateError),
     /// The local domain could not be looked at.
     #[error(transparent)]
     Discovery(#[from] shmbus::service::DiscoveryError),
+}
+
+impl BridgeError {
+    fn service(service: &str, problem: &dyn std::fmt::Display) -> Self {
+        Self::Service {
+            service: service.to_owned(),
+            problem: problem.to_string(),
+        }
+    }
 }
 
 fn zenoh_error(what: impl Into<String>) -> impl FnOnce(zenoh::Error) -> BridgeError {
@@ -226,6 +244,7 @@ impl Bridge {
             proxy_ports: Arc::new(Mutex::new(HashSet::new())),
             counters: Arc::clone(&counters),
             started: Instant::now(),
+            notes: BTreeMap::new(),
         };
         let (events, incoming) = channel();
         let watch = state.watch_remote(events)?;
@@ -424,7 +443,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<Box<dyn std::any::Any + Send>>, BridgeError> {
         let bytes = announcement
             .encode()
-            .map_err(|e| BridgeError::Config(format!("{name}: {e}")))?;
+            .map_err(|e| BridgeError::service(name, &e))?;
         let about = self
             .session
             .declare_queryable(self.key(&["about", kind.tag(), name]))
@@ -462,9 +481,41 @@ struct State {
     proxy_ports: Arc<Mutex<HashSet<u64>>>,
     counters: Arc<Mutex<HashMap<String, Arc<Counters>>>>,
     started: Instant,
+    /// What the bridge says about each service it exports, imports or refused, shown by
+    /// `shmbus list` and `shmbus inspect` (the node's notes).
+    notes: BTreeMap<(&'static str, String), String>,
 }
 
 impl State {
+    /// Sets (or with `None` forgets) what the bridge says about service `name`, and
+    /// rewrites the node's notes if that changed anything.
+    fn note(&mut self, kind: Kind, name: &str, text: Option<String>) {
+        let key = (kind.tag(), name.to_owned());
+        let changed = match text {
+            Some(text) => {
+                self.notes.get(&key) != Some(&text) && {
+                    self.notes.insert(key, text);
+                    true
+                }
+            }
+            None => self.notes.remove(&key).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        let notes: Vec<NodeNote> = self
+            .notes
+            .iter()
+            .map(|((_, service), text)| NodeNote {
+                service: service.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        if let Err(error) = self.node.set_notes(&notes) {
+            tracing::warn!(%error, "cannot note what the bridge does for shmbus list");
+        }
+    }
+
     fn ctx(&self, service: &str) -> Ctx<'_> {
         let counters = {
             let mut all = self.counters.lock().unwrap_or_else(|p| p.into_inner());
@@ -534,18 +585,24 @@ impl State {
         while !stop.load(Ordering::Acquire) {
             if Instant::now() >= next_discovery {
                 self.discover_exports()?;
-                self.exports.retain(|(_, name), link| {
+                let mut ended = Vec::new();
+                self.exports.retain(|(kind, name), link| {
                     let keep = !link.finished();
                     if !keep {
                         tracing::info!(service = %name, "export ended");
+                        ended.push((*kind, name.clone()));
                     }
                     keep
                 });
+                for (kind, name) in ended {
+                    self.note(kind, &name, None);
+                }
                 next_discovery = Instant::now() + self.config.discovery_interval;
             }
             match incoming.recv_timeout(Duration::from_millis(50)) {
                 Ok(RemoteEvent::Appeared(kind, name)) => self.import(kind, &name),
                 Ok(RemoteEvent::Gone(kind, name)) => {
+                    self.note(kind, &name, None);
                     if let Some(link) = self.imports.remove(&(kind, name.clone())) {
                         tracing::info!(service = %name, "the remote exporter is gone: proxy removed");
                         let mut proxies =
@@ -555,7 +612,14 @@ impl State {
                         }
                     }
                 }
-                Err(_) => {}
+                Err(RecvTimeoutError::Timeout) => {}
+                // Nothing is imported, so nobody sends events: wait for the next look at
+                // the local services instead (without this the loop would spin).
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(
+                    next_discovery
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                ),
             }
         }
         Ok(())
@@ -599,12 +663,21 @@ impl State {
                 ServiceQos::PublishSubscribe(qos) => pubsub::export(&ctx, &name, &qos),
                 ServiceQos::RequestResponse(_) => rr::export(&ctx, &name),
             };
+            let key = ctx.key(&[kind.tag(), &name]);
             match exported {
                 Ok(link) => {
                     tracing::info!(service = %name, pattern = kind.tag(), "exported");
+                    self.note(kind, &name, Some(format!("exported over Zenoh as {key}")));
                     self.exports.insert((kind, name), link);
                 }
-                Err(error) => tracing::warn!(service = %name, %error, "cannot export"),
+                Err(error) => {
+                    tracing::warn!(service = %name, %error, "cannot export");
+                    self.note(
+                        kind,
+                        &name,
+                        Some(format!("not exported: {}", first_line(&error))),
+                    );
+                }
             }
         }
         Ok(())
@@ -625,20 +698,40 @@ impl State {
             Announcement::RequestResponse { .. } if kind == Kind::RequestResponse => {
                 rr::import(&ctx, name, a)
             }
-            _ => Err(BridgeError::Config(format!(
-                "{name}: the announcement is of another pattern"
-            ))),
+            _ => Err(BridgeError::service(
+                name,
+                &"the announcement is of another pattern",
+            )),
         });
+        let key = ctx.key(&[kind.tag(), name]);
+        let proxy = match kind {
+            Kind::PublishSubscribe => "publisher",
+            Kind::RequestResponse => "server",
+        };
         match made {
             Ok(link) => {
                 tracing::info!(service = %name, pattern = kind.tag(), "imported");
+                self.note(
+                    kind,
+                    name,
+                    Some(format!(
+                        "imported over Zenoh from {key}: this bridge's {proxy} stands for the remote one"
+                    )),
+                );
                 self.proxy_ports
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .extend(link.proxies.iter().copied());
                 self.imports.insert((kind, name.to_owned()), link);
             }
-            Err(error) => tracing::warn!(service = %name, %error, "cannot import"),
+            Err(error) => {
+                tracing::warn!(service = %name, %error, "cannot import");
+                self.note(
+                    kind,
+                    name,
+                    Some(format!("not imported: {}", first_line(&error))),
+                );
+            }
         }
     }
 
@@ -646,6 +739,16 @@ impl State {
         self.exports.clear();
         self.imports.clear();
     }
+}
+
+/// The first line of an error's text: what a note shows (`shmbus inspect` shows the rest).
+fn first_line(error: &dyn std::fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Asks the exporter of `name` for its announcement.
@@ -665,7 +768,7 @@ fn fetch_announcement(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Announcem
             }
         }
     }
-    Err(BridgeError::Config(format!("{name}: {problem}")))
+    Err(BridgeError::service(name, &problem))
 }
 
 /// Opens the local service `open` finds, or creates it with `create`; one made by
@@ -675,7 +778,7 @@ pub(crate) fn open_or_create<S>(
     open: impl Fn() -> Result<S, shmbus::service::ServiceOpenError>,
     create: impl Fn() -> Result<S, shmbus::service::ServiceCreateError>,
 ) -> Result<S, BridgeError> {
-    let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
+    let fail = |e: &dyn std::fmt::Display| BridgeError::service(name, e);
     match open() {
         Ok(s) => Ok(s),
         Err(shmbus::service::ServiceOpenError::NotFound { .. }) => match create() {

@@ -31,7 +31,7 @@ const CANCELS_KEPT: usize = 4096;
 /// Exports local service `name`: `workers` clients answering queries, the cancellation
 /// subscriber, the announcement and the liveliness token.
 pub(crate) fn export(ctx: &Ctx<'_>, name: &str) -> Result<Link, BridgeError> {
-    let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
+    let fail = |e: &dyn std::fmt::Display| BridgeError::service(name, e);
     let service = Service::raw_request_response(ctx.node, name)
         .open()
         .map_err(|e| fail(&e))?;
@@ -252,7 +252,7 @@ pub(crate) fn import(
     name: &str,
     announcement: Announcement,
 ) -> Result<Link, BridgeError> {
-    let fail = |e: &dyn std::fmt::Display| BridgeError::Config(format!("{name}: {e}"));
+    let fail = |e: &dyn std::fmt::Display| BridgeError::service(name, e);
     let Announcement::RequestResponse {
         request,
         response,

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use shmbus::port::{CallError, ResponseError};
 use shmbus::service::OverflowPolicy;
 use shmbus::{Node, RequestResponseService, Service};
 use shmbus_tests::everything::Everything;
-use shmbus_tests::{Answer, Ask, Setup};
+use shmbus_tests::{Answer, Ask, Peer, Setup};
 use zenoh::Wait;
 
 /// A guard against hangs only: every wait below ends as soon as its condition holds.
@@ -510,6 +511,171 @@ fn calls_streams_cancels_and_lost_servers_cross_the_bridge() {
     base.assert_clean();
 }
 
+/// A child-process binary of the workspace's test package: `cargo test` at the workspace
+/// root builds it next to this package's `shmbus-bridge`.
+fn test_binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_shmbus-bridge")).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test` at the workspace root, which builds the binaries of shmbus-tests",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn a_server_process_killed_behind_the_bridge_is_server_gone_at_the_far_client() {
+    let (robot, base) = (
+        Setup::new("br", "kill_robot"),
+        Setup::new("br", "kill_base"),
+    );
+    let port = free_port();
+    let rr_child = test_binary("rr-child");
+    let rr_child = rr_child.to_str().expect("a UTF-8 path");
+    {
+        let robot_node = robot.node("owner");
+        let service = Service::request_response::<Ask, Answer>(&robot_node, "robot/plan")
+            .response_buffer(16)
+            .create()
+            .unwrap();
+        let server = Peer::start(rr_child, &robot, "server", "robot/plan", &[]);
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("client");
+        let far = imported_rr(&base_node, "robot/plan");
+        let client = far.client().create().unwrap();
+        until("the first call across", || {
+            client
+                .call(&Ask::default(), Duration::from_millis(200))
+                .is_ok()
+        });
+        // A stream without end; after its first answer the server process is SIGKILLed.
+        let ask = Ask {
+            client: 1,
+            seq: 1,
+            stream: u64::MAX,
+        };
+        let pending = client.send_copy(&ask).unwrap();
+        let first = pending.receive_timeout(GUARD).unwrap().expect("an answer");
+        assert_eq!(*first, Answer::to(&ask, 0));
+        drop(first);
+        server.kill();
+        let mut index = 1;
+        let outcome = loop {
+            match pending.receive_timeout(GUARD) {
+                Ok(Some(answer)) => {
+                    // What the server sent before it died arrives, in order.
+                    assert_eq!(*answer, Answer::to(&ask, index));
+                    index += 1;
+                }
+                Ok(None) => break "the stream ended".to_owned(),
+                Err(ResponseError::ServerGone) => break "gone".to_owned(),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert_eq!(outcome, "gone");
+        drop(pending);
+        // Another server process takes its place: calls go through, nobody restarted.
+        let server = Peer::start(rr_child, &robot, "server", "robot/plan", &[]);
+        let ask = Ask {
+            client: 2,
+            seq: 1,
+            stream: 0,
+        };
+        until("a call to the new server", || {
+            client
+                .call(&ask, Duration::from_secs(1))
+                .is_ok_and(|answer| *answer == Answer::to(&ask, 0))
+        });
+        server.finish();
+        drop((client, far, base_node));
+        let report = base_bridge.stop();
+        assert!(report.contains("0 refused"), "{report}");
+        robot_bridge.stop();
+        drop((service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
+/// What the bridge nodes of `setup`'s domain say about `service` (their notes).
+fn bridge_notes(setup: &Setup, service: &str) -> Vec<String> {
+    Node::list(&setup.config)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.name == "shmbus-bridge")
+        .flat_map(|n| n.notes)
+        .filter(|note| note.service == service)
+        .map(|note| note.text)
+        .collect()
+}
+
+/// CPU time (user and system) process `pid` used so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process's stat");
+    // The fields after the command name (in parentheses): utime and stime are the 12th
+    // and 13th, in clock ticks of 1/100 s (Linux's USER_HZ).
+    let rest = &stat[stat.rfind(')').expect("a command name") + 1..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    Duration::from_millis((fields[10] + fields[11]) * 10)
+}
+
+#[test]
+fn idle_bridges_sleep() {
+    let (robot, base) = (
+        Setup::new("br", "idle_robot"),
+        Setup::new("br", "idle_base"),
+    );
+    let port = free_port();
+    {
+        // An exporter with nothing to import and an importer with nothing to export:
+        // neither may spin while nothing happens.
+        let robot_node = robot.node("app");
+        let service = Service::publish_subscribe::<Everything>(&robot_node, "robot/idle")
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let robot_bridge = exporter(&robot, port);
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("listener");
+        let far = imported(&base_node, "robot/idle");
+        // Each bridge says what it does, for `shmbus list` and `inspect`.
+        until("the bridges' notes", || {
+            !bridge_notes(&robot, "robot/idle").is_empty()
+                && !bridge_notes(&base, "robot/idle").is_empty()
+        });
+        assert_eq!(
+            bridge_notes(&robot, "robot/idle"),
+            ["exported over Zenoh as shmbus/ps/robot/idle"]
+        );
+        assert!(
+            bridge_notes(&base, "robot/idle")[0]
+                .starts_with("imported over Zenoh from shmbus/ps/robot/idle")
+        );
+        let pids = [robot_bridge.child.id(), base_bridge.child.id()];
+        let before = pids.map(cpu_time);
+        let window = Duration::from_secs(2);
+        std::thread::sleep(window);
+        for (pid, before) in pids.into_iter().zip(before) {
+            let used = cpu_time(pid) - before;
+            assert!(
+                used < window / 4,
+                "an idle bridge used {used:?} of CPU in {window:?}"
+            );
+        }
+        drop((far, base_node));
+        base_bridge.stop();
+        robot_bridge.stop();
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
 #[test]
 fn the_configuration_file_and_its_errors() {
     let setup = Setup::new("br", "toml");
@@ -711,6 +877,15 @@ fn a_local_service_of_another_type_is_not_joined() {
             }
         }
         assert!(line.contains("robot/everything"), "{line}");
+        // And `shmbus list` shows it: the bridge node's note names the first difference.
+        until("the bridge's note on the refusal", || {
+            !bridge_notes(&base, "robot/everything").is_empty()
+        });
+        let notes = bridge_notes(&base, "robot/everything");
+        assert!(
+            notes[0].starts_with("not imported: robot/everything:") && notes[0].contains("field"),
+            "{notes:?}"
+        );
         for seq in 1..=20 {
             publisher.send_copy(&Everything::sample(seq)).unwrap();
         }
