@@ -8,7 +8,9 @@
 //!
 //! - **Publish-subscribe**: the exporter reads each sample in place through a byte-level
 //!   subscriber and puts it on Zenoh; the importer publishes it locally through a proxy
-//!   publisher, after checking it against the type (size, every value).
+//!   publisher, after checking it against the type (size, every value). The exporter
+//!   keeps the last `history` samples it put, and an importer that starts later fetches
+//!   them first: late joiners get the history as on one host.
 //! - **Request-response**: the importer offers proxy servers locally; each request becomes
 //!   a Zenoh query to the exporter, which sends it to the real server through its own
 //!   clients; each response comes back as a reply and is checked and sent on, and a final
@@ -25,6 +27,7 @@
 //! | `P/rr/<service name>` | a queryable taking requests (payload and header as samples, the header's sequence = the request's id); replies are responses, the last one flagged [`wire::FLAG_END`] and empty |
 //! | `P/cancel/rr/<service name>` | puts of a request's id (8 bytes, little-endian): its client stopped waiting |
 //! | `P/about/<ps or rr>/<service name>` | a queryable answering with the service's [`wire::Announcement`] (types and QoS) |
+//! | `P/history/ps/<service name>` | a queryable answering the last `history` samples put, oldest first, shaped like samples |
 //! | `P/alive/<zenoh id>/<ps or rr>/<service name>` | a liveliness token per exported service, gone when the exporter stops or dies |
 //!
 //! Service names are valid key chunks as they are (segments of `A-Z a-z 0-9 _ - .`), so a
@@ -44,6 +47,9 @@
 //!   disappears (the exporting bridge stopped, died or lost the link), the proxy publisher
 //!   is removed, so local subscribers see their publisher leave; when it comes back, the
 //!   proxy is made again and traffic resumes.
+//!
+//! What it exports, imports and refused (and why) it notes on its node
+//! ([`shmbus::Node::set_notes`]), for `shmbus list` and `shmbus inspect`.
 
 mod pubsub;
 mod rr;

@@ -236,18 +236,7 @@ fn bad_bytes_from_the_network_are_refused_and_counted() {
         });
         // A plain Zenoh program, connected to the importing bridge, puts garbage on the
         // service's key.
-        let mut config = zenoh::Config::default();
-        config
-            .insert_json5(
-                "connect/endpoints",
-                &format!("[\"tcp/127.0.0.1:{base_port}\"]"),
-            )
-            .unwrap();
-        config.insert_json5("listen/endpoints", "[]").unwrap();
-        config
-            .insert_json5("scouting/multicast/enabled", "false")
-            .unwrap();
-        let session = zenoh::open(config).wait().unwrap();
+        let session = plain_zenoh(base_port);
         let descriptor =
             shmbus::Descriptor::from_static(<Everything as shmbus::ShmMessage>::DESCRIPTOR);
         let good = shmbus_zenoh::wire::SampleHeader {
@@ -837,6 +826,92 @@ fn one_mebibyte_samples_cross_and_late_joiners_get_history() {
         assert_eq!(got, vec![N - 1, N, N + 1]);
         drop((late, subscriber, far, base_node));
         base_bridge.stop();
+        robot_bridge.stop();
+        drop((publisher, service, robot_node));
+    }
+    robot.assert_clean();
+    base.assert_clean();
+}
+
+/// A plain Zenoh session connected to 127.0.0.1:`port`, scouting off.
+fn plain_zenoh(port: u16) -> zenoh::Session {
+    let mut config = zenoh::Config::default();
+    config
+        .insert_json5("connect/endpoints", &format!("[\"tcp/127.0.0.1:{port}\"]"))
+        .unwrap();
+    config.insert_json5("listen/endpoints", "[]").unwrap();
+    config
+        .insert_json5("scouting/multicast/enabled", "false")
+        .unwrap();
+    zenoh::open(config).wait().unwrap()
+}
+
+#[test]
+fn a_bridge_that_starts_late_gets_the_history() {
+    let (robot, base) = (
+        Setup::new("br", "late_robot"),
+        Setup::new("br", "late_base"),
+    );
+    let port = free_port();
+    {
+        let robot_node = robot.node("app");
+        let service = Service::publish_subscribe::<Everything>(&robot_node, "robot/late")
+            .history(3)
+            .create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        for seq in 1..=5 {
+            publisher.send_copy(&Everything::sample(seq)).unwrap();
+        }
+        let robot_bridge = exporter(&robot, port);
+        until("the export", || {
+            !bridge_notes(&robot, "robot/late").is_empty()
+        });
+        // The exporter's subscriber gets the local history (3, 4, 5) and puts it on Zenoh,
+        // where nobody listens yet; it keeps it, as a plain Zenoh query shows.
+        publisher.update_connections();
+        let session = plain_zenoh(port);
+        until("the exporter to keep the history", || {
+            let replies = session
+                .get("shmbus/history/ps/robot/late")
+                .consolidation(zenoh::query::ConsolidationMode::None)
+                .wait()
+                .unwrap();
+            let mut sequences = Vec::new();
+            while let Ok(reply) = replies.recv() {
+                let sample = reply.result().expect("a reply");
+                let header = shmbus_zenoh::wire::SampleHeader::decode(
+                    &sample.attachment().expect("a header").to_bytes(),
+                )
+                .unwrap();
+                sequences.push(header.sequence);
+            }
+            sequences == [3, 4, 5]
+        });
+        session.close().wait().unwrap();
+        // Only now does the base station's bridge start: it fetches the history, and a
+        // subscriber there gets it (when the proxy next publishes, as from a local
+        // publisher), then what comes live.
+        let base_bridge = importer(&base, port, None);
+        let base_node = base.node("listener");
+        let far = imported(&base_node, "robot/late");
+        assert_eq!(far.qos().history, 3);
+        let subscriber = far.subscriber().create().unwrap();
+        publisher.send_copy(&Everything::sample(6)).unwrap();
+        let got: Vec<u64> = (0..4)
+            .map(|_| {
+                let sample = subscriber
+                    .receive_timeout(GUARD)
+                    .unwrap()
+                    .expect("a sample");
+                assert_eq!(*sample, Everything::sample(sample.seq));
+                sample.seq
+            })
+            .collect();
+        assert_eq!(got, [3, 4, 5, 6]);
+        drop((subscriber, far, base_node));
+        let report = base_bridge.stop();
+        assert!(report.contains("0 refused"), "{report}");
         robot_bridge.stop();
         drop((publisher, service, robot_node));
     }
