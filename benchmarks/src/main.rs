@@ -1420,9 +1420,13 @@ fn main() -> Result<(), Error> {
         run(&ctx, &cli.command, &opts)
     };
     // Whatever a failed run left behind goes, and a clean run must have left nothing.
-    // iceoryx2 keeps one management object per prefix after its last node: not a leak.
+    // iceoryx2 keeps one management object per prefix after its last node: not a leak,
+    // but removed too, so that runs do not pile them up in /dev/shm.
     let left = raw::remove_shm_objects(&shm_prefix)
-        + raw::remove_shm_objects(&iox_prefix).saturating_sub(1);
+        + raw::remove_iox_objects(&iox_prefix)
+            .iter()
+            .filter(|name| !name.ends_with(".global_mgmt"))
+            .count();
     let folder = Ctx::config(&domain)?.domain_dir();
     let folder_left = folder.exists();
     let _ = std::fs::remove_dir_all(&folder);

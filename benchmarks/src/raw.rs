@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_types)]
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
@@ -159,6 +160,21 @@ pub fn remove_shm_objects(prefix: &str) -> usize {
         }
     }
     n
+}
+
+/// Removes iceoryx2's objects of `prefix` from `/dev/shm`, whatever their mode (its
+/// management object is not `0600`, so shmbus's trusted unlink would refuse it); returns
+/// their names.
+pub fn remove_iox_objects(prefix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.starts_with(prefix))
+        .filter(|name| std::fs::remove_file(Path::new("/dev/shm").join(name)).is_ok())
+        .collect()
 }
 
 /// CPU time this process has used, all its threads together.
