@@ -358,3 +358,33 @@ fn a_monitor_sees_every_request_and_response_and_holds_nobody_up() {
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
+
+/// A byte-level client sends bytes one-way after the same checks as `send_bytes`.
+#[test]
+fn a_raw_client_sends_checked_bytes_one_way() {
+    let node = node("rr_raw_oneway");
+    {
+        let service = Service::request_response::<Plan, Step>(&node, "planner/oneway")
+            .open_or_create()
+            .unwrap();
+        let server = service.server().create().unwrap();
+        let raw = Service::raw_request_response(&node, "planner/oneway")
+            .open()
+            .unwrap();
+        let client = raw.client().create().unwrap();
+        let mut bytes = vec![0u8; std::mem::size_of::<Plan>()];
+        bytes[..8].copy_from_slice(&7u64.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&2u32.to_ne_bytes());
+        client.send_bytes_oneway(&bytes).unwrap();
+        let request = server.receive().unwrap().expect("the one-way request");
+        assert!(!request.expects_response());
+        assert_eq!(*request, Plan { goal: 7, steps: 2 });
+        drop(request);
+        assert!(matches!(
+            client.send_bytes_oneway(&bytes[..8]),
+            Err(RequestSendError::Invalid(_))
+        ));
+        assert!(server.receive().unwrap().is_none());
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

@@ -149,10 +149,11 @@ struct State {
     probed_at: u64,
 }
 
-/// How often the owners of full queues are probed for death (a `flock` probe each): at
-/// most once per interval before a send, and once per interval of a [`OverflowPolicy::Block`]
-/// wait. A slow but living subscriber so costs a full-speed publisher nothing, and a dead
-/// one holds a send up at most this long.
+/// How often the owners of full queues are probed for death (a `flock` probe each): under
+/// [`OverflowPolicy::Discard`] and [`OverflowPolicy::Error`] at most once per interval
+/// before a send, under [`OverflowPolicy::Block`] once per interval of a wait for room. A
+/// slow but living subscriber so costs a full-speed publisher nothing, and a dead one
+/// holds a send up at most this long.
 const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The sending end of channel `ch` of a service (see the module docs of [`super`]).
@@ -321,9 +322,9 @@ impl Sender {
     }
 
     /// A full queue under backpressure may belong to a dead subscriber, which would make
-    /// every send wait or fail: test the owners of full queues (a `flock` probe each, on
-    /// this slow path and at most once per [`PROBE_INTERVAL`]) and clean up if one is dead,
-    /// so the others get samples at full speed again.
+    /// every send fail or lose its sample: test the owners of full queues (at most once
+    /// per [`PROBE_INTERVAL`]) and clean up if one is dead, so the others get samples at
+    /// full speed again. (Under `Block` the wait for room probes instead.)
     fn reap_dead_full(&self, state: &mut State) {
         if state
             .connections
@@ -342,19 +343,29 @@ impl Sender {
         for (s, connection) in state.connections.iter_mut().enumerate() {
             if let Some(c) = connection
                 && !c.deliver.has_room()
-                && self
-                    .service
-                    .slot(self.ch, PortKind::Subscriber, s)
-                    .is_some_and(|info| !self.service.owner_alive(info.owner))
+                && self.owner_dead(s)
             {
                 dead = true;
             }
         }
         if dead {
-            tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
-            self.service.remove_dead_nodes();
-            self.refresh(state);
+            self.remove_dead(state);
         }
+    }
+
+    /// Whether the node holding subscriber slot `s` is dead (a `flock` probe).
+    fn owner_dead(&self, s: usize) -> bool {
+        self.service
+            .slot(self.ch, PortKind::Subscriber, s)
+            .is_some_and(|info| !self.service.owner_alive(info.owner))
+    }
+
+    /// Removes the ports of dead nodes after one was found holding a full queue, and lets
+    /// go of its connection.
+    fn remove_dead(&self, state: &mut State) {
+        tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
+        self.service.remove_dead_nodes();
+        self.refresh(state);
     }
 
     /// Takes in registry changes, then takes back every chunk subscribers returned. The
@@ -557,7 +568,10 @@ impl Sender {
         // returned chunks wait for the next loan, which is the one that needs them.
         self.refresh(state);
         let qos = *self.service.qos(self.ch);
-        if qos.overflow != OverflowPolicy::OverwriteOldest {
+        if matches!(
+            qos.overflow,
+            OverflowPolicy::Discard | OverflowPolicy::Error
+        ) {
             self.reap_dead_full(state);
         }
         let loan = chunk.into_loan();
@@ -677,10 +691,7 @@ impl Sender {
                             break;
                         }
                         Ok(None) if !left.is_zero() => {
-                            owner_dead = self
-                                .service
-                                .slot(self.ch, PortKind::Subscriber, s)
-                                .is_some_and(|info| !self.service.owner_alive(info.owner));
+                            owner_dead = self.owner_dead(s);
                             if owner_dead {
                                 break;
                             }
@@ -730,9 +741,7 @@ impl Sender {
             }
         }
         if reap {
-            tracing::info!(service = %self.service.name, "a subscriber with a full queue is dead: cleaning up");
-            self.service.remove_dead_nodes();
-            self.refresh(state);
+            self.remove_dead(state);
         }
         if undelivered > 0 {
             return Err(SendError::Timeout {

@@ -933,6 +933,14 @@ impl RawClient {
         request.send()
     }
 
+    /// Copies `bytes` (exactly the request type's size) into a loaned request, checks it
+    /// and sends it to one server, expecting no response.
+    pub fn send_bytes_oneway(&self, bytes: &[u8]) -> Result<(), RequestSendError> {
+        let mut request = self.loan()?;
+        copy_exact(request.bytes_mut(), bytes).map_err(RequestSendError::Invalid)?;
+        request.send_oneway()
+    }
+
     /// Writes `value` into a loaned request and sends it to one server.
     pub fn send_value(&self, value: &Value) -> Result<RawPendingResponse<'_>, RequestSendError> {
         let mut request = self.loan()?;
