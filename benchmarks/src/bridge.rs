@@ -12,7 +12,8 @@ use shmbus_zenoh::{Bridge, BridgeConfig, ServicePattern};
 use zenoh::Wait;
 
 use crate::links::Error;
-use crate::msg::Msg;
+use crate::msg::{Msg, seqs_bytes};
+use crate::tput::{Counter, Mode};
 
 /// A guard against hangs only.
 const GUARD: Duration = Duration::from_secs(60);
@@ -223,7 +224,7 @@ pub fn ping_zenoh(
                 .recv_timeout(GUARD)?
                 .ok_or("no echo within a minute")?;
             let bytes = got.payload().to_bytes();
-            if first_last(&bytes) == (seq, seq) {
+            if seqs_bytes(&bytes) == (seq, seq) {
                 break;
             }
         }
@@ -250,7 +251,7 @@ pub fn pong_zenoh(tag: &str, port: u16) -> Result<(), Error> {
         .wait()?;
     while let Some(sample) = subscriber.recv_timeout(GUARD)? {
         let bytes = sample.payload().to_bytes().into_owned();
-        if first_last(&bytes).0 == 0 {
+        if seqs_bytes(&bytes).0 == 0 {
             break;
         }
         publisher.put(bytes).wait()?;
@@ -259,52 +260,9 @@ pub fn pong_zenoh(tag: &str, port: u16) -> Result<(), Error> {
     Ok(())
 }
 
-fn first_last(bytes: &[u8]) -> (u64, u64) {
-    let word = |b: &[u8]| b.try_into().map(u64::from_ne_bytes).unwrap_or(u64::MAX);
-    let n = bytes.len();
-    if n < 8 {
-        return (u64::MAX, u64::MAX);
-    }
-    (word(&bytes[..8]), word(&bytes[n - 8..]))
-}
-
 /// Seconds the throughput sender publishes before the measured window (the bridges find
 /// the service and connect meanwhile).
 const TPUT_LEAD: Duration = Duration::from_millis(1500);
-
-/// Counts what arrives from the first sample on: messages per second over the stretch
-/// from 200 ms after the first sample to the end marker (seq 0).
-struct Counter {
-    first: Option<Instant>,
-    from: Option<(Instant, u64)>,
-    count: u64,
-}
-
-impl Counter {
-    fn new() -> Self {
-        Self {
-            first: None,
-            from: None,
-            count: 0,
-        }
-    }
-
-    /// Takes one sample; `Some(rate)` at the end marker.
-    fn take(&mut self, seq: u64) -> Option<f64> {
-        let now = Instant::now();
-        if seq == 0 {
-            let (from, at) = self.from?;
-            let seconds = now.duration_since(from).as_secs_f64();
-            return Some((self.count - at) as f64 / seconds);
-        }
-        self.count += 1;
-        let first = *self.first.get_or_insert(now);
-        if self.from.is_none() && now.duration_since(first) >= Duration::from_millis(200) {
-            self.from = Some((now, self.count));
-        }
-        None
-    }
-}
 
 /// The receiving side of the throughput case through the bridges: messages per second.
 pub fn tput_receive_shmbus<M: Msg>(config: &Config, tag: &str, port: u16) -> Result<f64, Error> {
@@ -316,13 +274,14 @@ pub fn tput_receive_shmbus<M: Msg>(config: &Config, tag: &str, port: u16) -> Res
     let bridge = bridge(config, port, true, None, Some(name.as_str()))?;
     let service = imported::<M>(&node, &name)?;
     let subscriber = service.subscriber().create()?;
-    let mut counter = Counter::new();
+    // Every message must arrive, in order: Block end to end.
+    let mut counter = Counter::new(Mode::Lossless);
     let rate = loop {
         let sample = subscriber
             .receive_timeout(GUARD)?
             .ok_or("no sample within a minute")?;
-        if let Some(rate) = counter.take(sample.seqs().0) {
-            break rate;
+        if counter.record(sample.seqs())? {
+            break counter.rate();
         }
     };
     drop((subscriber, service));
@@ -375,13 +334,13 @@ pub fn tput_receive_zenoh(tag: &str, port: u16) -> Result<f64, Error> {
     let subscriber = session
         .declare_subscriber(format!("zbench/{tag}/tput"))
         .wait()?;
-    let mut counter = Counter::new();
+    let mut counter = Counter::new(Mode::Lossless);
     let rate = loop {
         let sample = subscriber
             .recv_timeout(GUARD)?
             .ok_or("no sample within a minute")?;
-        if let Some(rate) = counter.take(first_last(&sample.payload().to_bytes()).0) {
-            break rate;
+        if counter.record(seqs_bytes(&sample.payload().to_bytes()))? {
+            break counter.rate();
         }
     };
     session.close().wait()?;

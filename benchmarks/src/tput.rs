@@ -36,7 +36,7 @@ impl Mode {
 
 /// Counts what arrives until the end marker: messages per second from the first message
 /// on. In lossless mode every sequence number must arrive, in order.
-struct Counter {
+pub(crate) struct Counter {
     counted_from: Instant,
     idle_since: Instant,
     mode: Mode,
@@ -46,7 +46,7 @@ struct Counter {
 }
 
 impl Counter {
-    fn new(mode: Mode) -> Self {
+    pub(crate) fn new(mode: Mode) -> Self {
         Self {
             counted_from: Instant::now(),
             idle_since: Instant::now(),
@@ -58,7 +58,7 @@ impl Counter {
     }
 
     /// Records one message; `true` once the end marker came.
-    fn record(&mut self, (seq, tail): (u64, u64)) -> Result<bool, Error> {
+    pub(crate) fn record(&mut self, (seq, tail): (u64, u64)) -> Result<bool, Error> {
         if seq != tail {
             return Err(format!("torn message {seq} / {tail}").into());
         }
@@ -96,7 +96,7 @@ impl Counter {
         Ok(())
     }
 
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.count as f64 / self.counted_from.elapsed().as_secs_f64()
     }
 }

@@ -227,17 +227,10 @@ impl Inbound {
 
     /// The header of a Zenoh sample, if it is one of this service's type.
     fn header(&self, sample: &zenoh::sample::Sample) -> Option<SampleHeader> {
-        let header = match sample
-            .attachment()
-            .map(|a| SampleHeader::decode(&a.to_bytes()))
-        {
-            Some(Ok(h)) => h,
-            Some(Err(e)) => {
+        let header = match SampleHeader::of(sample.attachment()) {
+            Ok(h) => h,
+            Err(e) => {
                 self.refused(&e);
-                return None;
-            }
-            None => {
-                self.refused(&"no header");
                 return None;
             }
         };

@@ -156,13 +156,9 @@ impl ExportWorker {
 
     /// Sends the query's request to a local server and its responses back as replies.
     fn serve(&self, query: &Query) {
-        let header = match query
-            .attachment()
-            .map(|a| SampleHeader::decode(&a.to_bytes()))
-        {
-            Some(Ok(h)) => h,
-            Some(Err(e)) => return self.refuse(query, &e),
-            None => return self.refuse(query, &"a request without a header"),
+        let header = match SampleHeader::of(query.attachment()) {
+            Ok(h) => h,
+            Err(e) => return self.refuse(query, &e),
         };
         if header.layout_hash != self.request_hash {
             return self.refuse(query, &"a request of another type");
@@ -170,20 +166,10 @@ impl ExportWorker {
         let payload = query.payload().map(|p| p.to_bytes().into_owned());
         let bytes = payload.as_deref().unwrap_or(&[]);
         if header.flags & FLAG_ONEWAY != 0 {
-            let sent = self
-                .client
-                .loan()
-                .map_err(|e| e.to_string())
-                .and_then(|mut r| {
-                    if r.bytes_mut().len() != bytes.len() {
-                        return Err(format!("a request of {} bytes", bytes.len()));
-                    }
-                    r.bytes_mut().copy_from_slice(bytes);
-                    r.send_oneway().map_err(|e| e.to_string())
-                });
-            match sent {
+            // Checks the size and every value, like send_bytes.
+            match self.client.send_bytes_oneway(bytes) {
                 Ok(()) => self.counters.sent(),
-                Err(why) => self.counters.refused(&self.name, self.started, &why),
+                Err(e) => self.counters.refused(&self.name, self.started, &e),
             }
             return;
         }
@@ -437,23 +423,15 @@ impl ImportWorker {
                 // The far server is gone (or refused the request).
                 Err(_) => return Outcome::Lost,
             };
-            let header = match sample
-                .attachment()
-                .map(|a| SampleHeader::decode(&a.to_bytes()))
-            {
-                Some(Ok(h)) if h.sequence == id => h,
-                Some(Ok(_)) => {
+            let header = match SampleHeader::of(sample.attachment()) {
+                Ok(h) if h.sequence == id => h,
+                Ok(_) => {
                     self.counters
                         .refused(&self.name, self.started, &"a reply to another request");
                     continue;
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     self.counters.refused(&self.name, self.started, &e);
-                    continue;
-                }
-                None => {
-                    self.counters
-                        .refused(&self.name, self.started, &"a reply without a header");
                     continue;
                 }
             };

@@ -93,6 +93,19 @@ impl SampleHeader {
         out
     }
 
+    /// Reads the header from a Zenoh sample's, query's or reply's attachment (`None`:
+    /// there was none).
+    pub fn of(attachment: Option<&zenoh::bytes::ZBytes>) -> Result<Self, WireError> {
+        match attachment {
+            Some(bytes) => Self::decode(&bytes.to_bytes()),
+            None => Err(WireError::Length {
+                what: "a sample header",
+                len: 0,
+                expected: HEADER_LEN,
+            }),
+        }
+    }
+
     /// Reads a header.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let what = "a sample header";
