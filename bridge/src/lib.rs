@@ -50,6 +50,17 @@
 //!
 //! What it exports, imports and refused (and why) it notes on its node
 //! ([`shmbus::Node::set_notes`]), for `shmbus list` and `shmbus inspect`.
+//!
+//! ## Zenoh's transmit threads
+//!
+//! Once Zenoh has a link, the bridge makes Zenoh's transmit threads (named `tx-…`) batch
+//! threads (`SCHED_BATCH`): they keep their fair share of the CPU, but waking one no
+//! longer preempts the thread that woke it. An export thread hands Zenoh a 64 KiB sample
+//! in two fragments; where the transmit thread shares its core, it used to preempt the
+//! export thread at each fragment and send the first before the second was ready, which
+//! cost a third more latency than plain Zenoh (benchmarks/README.md, bridge). This is a
+//! property of the whole process, so it also applies to Zenoh sessions that a program
+//! embedding the bridge opens itself.
 
 mod pubsub;
 mod rr;
@@ -251,6 +262,7 @@ impl Bridge {
             counters: Arc::clone(&counters),
             started: Instant::now(),
             notes: BTreeMap::new(),
+            transmit_batched: false,
         };
         let (events, incoming) = channel();
         let watch = state.watch_remote(events)?;
@@ -490,6 +502,9 @@ struct State {
     /// What the bridge says about each service it exports, imports or refused, shown by
     /// `shmbus list` and `shmbus inspect` (the node's notes).
     notes: BTreeMap<(&'static str, String), String>,
+    /// Whether Zenoh's transmit threads are batch threads yet (they start with the first
+    /// link).
+    transmit_batched: bool,
 }
 
 impl State {
@@ -590,6 +605,7 @@ impl State {
         let mut next_discovery = Instant::now();
         while !stop.load(Ordering::Acquire) {
             if Instant::now() >= next_discovery {
+                self.batch_transmit_threads();
                 self.discover_exports()?;
                 let mut ended = Vec::new();
                 self.exports.retain(|(kind, name), link| {
@@ -606,7 +622,11 @@ impl State {
                 next_discovery = Instant::now() + self.config.discovery_interval;
             }
             match incoming.recv_timeout(Duration::from_millis(50)) {
-                Ok(RemoteEvent::Appeared(kind, name)) => self.import(kind, &name),
+                Ok(RemoteEvent::Appeared(kind, name)) => {
+                    // A remote bridge: there is a link, so its transmit thread.
+                    self.batch_transmit_threads();
+                    self.import(kind, &name);
+                }
                 Ok(RemoteEvent::Gone(kind, name)) => {
                     self.note(kind, &name, None);
                     if let Some(link) = self.imports.remove(&(kind, name.clone())) {
@@ -629,6 +649,27 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Makes Zenoh's transmit threads batch threads once they exist (see the crate's
+    /// documentation, "Zenoh's transmit threads"). Their name is zenoh-runtime's (`tx-N`,
+    /// zenoh 1.10); `idle_bridges_sleep` in `tests/bridge.rs` fails if that changes.
+    fn batch_transmit_threads(&mut self) {
+        if self.transmit_batched {
+            return;
+        }
+        match shmbus::os::thread::batch_threads("tx-") {
+            Ok(0) => {}
+            Ok(count) => {
+                tracing::debug!(count, "Zenoh's transmit threads are batch threads");
+                self.transmit_batched = true;
+            }
+            Err(error) => {
+                // Only slower where the transmit thread shares a core; not asked again.
+                tracing::warn!(%error, "Zenoh's transmit threads keep their policy");
+                self.transmit_batched = true;
+            }
+        }
     }
 
     /// Exports every local service the patterns match that has a publisher (or server)

@@ -613,6 +613,20 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis((fields[10] + fields[11]) * 10)
 }
 
+/// The ids of process `pid`'s threads named like Zenoh's transmit threads (`tx-N`).
+fn transmit_threads(pid: u32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.starts_with("tx-"))
+        })
+        .filter_map(|task| task.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
 #[test]
 fn idle_bridges_sleep() {
     let (robot, base) = (
@@ -646,6 +660,17 @@ fn idle_bridges_sleep() {
                 .starts_with("imported over Zenoh from shmbus/ps/robot/idle")
         );
         let pids = [robot_bridge.child.id(), base_bridge.child.id()];
+        // Both have a link, so Zenoh's transmit threads, which they make batch threads
+        // (lib.rs, "Zenoh's transmit threads"; this fails if Zenoh renames them).
+        until("batch transmit threads", || {
+            pids.iter().all(|&pid| {
+                let tx = transmit_threads(pid);
+                !tx.is_empty()
+                    && tx
+                        .iter()
+                        .all(|&t| shmbus::os::thread::is_batch(t) == Ok(true))
+            })
+        });
         let before = pids.map(cpu_time);
         let window = Duration::from_secs(2);
         std::thread::sleep(window);

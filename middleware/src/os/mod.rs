@@ -16,6 +16,7 @@
 //! | [`signal`]    | SIGINT/SIGTERM recorded as a termination request (on request)         |
 //! | [`process`]   | pid, uids, random process-unique ids, the monotonic clock              |
 //! | [`system`]    | the shared-memory filesystem, file and mapping limits, the kernel      |
+//! | [`thread`]    | this process's threads by name, and their scheduling policy            |
 //!
 //! Each operation has its own error enum whose message says what happened and what to do;
 //! errors are logged with `tracing::debug!` where they are born. Nothing here panics on bad
@@ -31,4 +32,5 @@ pub mod process;
 pub mod shm;
 pub mod signal;
 pub mod system;
+pub mod thread;
 pub mod trust;
