@@ -53,7 +53,7 @@
 //!
 //! ## Zenoh's transmit threads
 //!
-//! Once Zenoh has a link, the bridge makes Zenoh's transmit threads (named `tx-…`) batch
+//! Once Zenoh has a link, the bridge makes Zenoh's transmit threads (named `tx-N`) batch
 //! threads (`SCHED_BATCH`): they keep their fair share of the CPU, but waking one no
 //! longer preempts the thread that woke it. An export thread hands Zenoh a 64 KiB sample
 //! in two fragments; where the transmit thread shares its core, it used to preempt the
@@ -658,7 +658,11 @@ impl State {
         if self.transmit_batched {
             return;
         }
-        match shmbus::os::thread::batch_threads("tx-") {
+        let transmit = |name: &str| {
+            name.strip_prefix("tx-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        match shmbus::os::thread::batch_threads(transmit) {
             Ok(0) => {}
             Ok(count) => {
                 tracing::debug!(count, "Zenoh's transmit threads are batch threads");

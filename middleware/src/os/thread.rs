@@ -27,11 +27,11 @@ pub enum ThreadPolicyError {
     },
 }
 
-/// Makes every thread of this process whose name starts with `prefix` a batch thread
+/// Makes every thread of this process whose name `chosen` accepts a batch thread
 /// (`SCHED_BATCH`, nice unchanged) and returns how many there are. Threads that end
 /// meanwhile are skipped. Any process may do this to its own threads; no privilege is
 /// needed.
-pub fn batch_threads(prefix: &str) -> Result<usize, ThreadPolicyError> {
+pub fn batch_threads(chosen: impl Fn(&str) -> bool) -> Result<usize, ThreadPolicyError> {
     let mut count = 0;
     for entry in std::fs::read_dir("/proc/self/task").map_err(ThreadPolicyError::List)? {
         let entry = entry.map_err(ThreadPolicyError::List)?;
@@ -45,7 +45,7 @@ pub fn batch_threads(prefix: &str) -> Result<usize, ThreadPolicyError> {
         let Some(name) = thread_name(&entry.path()) else {
             continue;
         };
-        if !name.starts_with(prefix) {
+        if !chosen(&name) {
             continue;
         }
         match set_batch(tid) {
@@ -117,11 +117,11 @@ mod tests {
             .unwrap();
         let tid = tid_rx.recv().unwrap();
         assert_eq!(is_batch(tid), Ok(false));
-        assert_eq!(batch_threads("shmbus-t-batch").unwrap(), 1);
+        assert_eq!(batch_threads(|name| name == "shmbus-t-batch").unwrap(), 1);
         assert_eq!(is_batch(tid), Ok(true));
         // This (test) thread is not named so: untouched.
         assert_eq!(is_batch(current_tid()), Ok(false));
-        assert_eq!(batch_threads("shmbus-t-none-has-this-name").unwrap(), 0);
+        assert_eq!(batch_threads(|name| name == "shmbus-t-none").unwrap(), 0);
         done_tx.send(()).unwrap();
         named.join().unwrap();
     }
