@@ -58,9 +58,10 @@
 //! longer preempts the thread that woke it. An export thread hands Zenoh a 64 KiB sample
 //! in two fragments; where the transmit thread shares its core, it used to preempt the
 //! export thread at each fragment and send the first before the second was ready, which
-//! cost a third more latency than plain Zenoh (benchmarks/README.md, bridge). This is a
-//! property of the whole process, so it also applies to Zenoh sessions that a program
-//! embedding the bridge opens itself.
+//! cost about 1.3x plain Zenoh's latency (benchmarks/README.md, bridge). Zenoh's runtimes
+//! belong to the whole process, so this also applies to sessions that a program embedding
+//! the bridge opens itself; for a program that puts and then waits on a Zenoh receive,
+//! the benchmark measured more latency and more throughput with it.
 
 mod pubsub;
 mod rr;
