@@ -470,3 +470,74 @@ fn a_ros_style_leading_slash_names_the_same_service() {
     }
     assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
 }
+
+#[test]
+fn shared_raw_samples_outlive_the_receive_and_go_back_from_any_thread() {
+    let node = node("shared");
+    {
+        let service = Service::publish_subscribe::<Reading>(&node, "sensors/shared")
+            .subscriber_buffer(8)
+            .open_or_create()
+            .unwrap();
+        let publisher = service.publisher().create().unwrap();
+        let raw = Service::raw_publish_subscribe(&node, "sensors/shared")
+            .open()
+            .unwrap();
+        let subscriber = raw.subscriber().create().unwrap().into_shared();
+        let send = |seq: u64| {
+            let mut sample = publisher.loan().unwrap();
+            sample.seq = seq;
+            sample.send().unwrap();
+        };
+        // Far more samples than the publisher has chunks: each is dropped on another
+        // thread, and its chunk must come back for the next loan.
+        let (to_worker, worker_gets) = std::sync::mpsc::channel::<shmbus::port::SharedRawSample>();
+        let worker = std::thread::spawn(move || {
+            let mut seqs = Vec::new();
+            for sample in worker_gets {
+                seqs.push(u64::from_ne_bytes(sample.bytes()[..8].try_into().unwrap()));
+                assert_eq!(sample.sequence(), *seqs.last().unwrap());
+            }
+            seqs
+        });
+        for seq in 1..=200u64 {
+            send(seq);
+            let sample = subscriber
+                .receive_timeout(Duration::from_secs(10))
+                .unwrap()
+                .expect("a sample");
+            assert_eq!(sample.publisher_id(), publisher.id());
+            to_worker.send(sample).unwrap();
+        }
+        drop(to_worker);
+        assert_eq!(worker.join().unwrap(), (1..=200).collect::<Vec<_>>());
+
+        // Held samples count against max_borrowed (2) until dropped.
+        for seq in 201..=203 {
+            send(seq);
+        }
+        let first = subscriber.receive().unwrap().expect("201");
+        let second = subscriber.receive().unwrap().expect("202");
+        assert!(matches!(
+            subscriber.receive(),
+            Err(shmbus::port::ReceiveError::TooManyBorrowed { max: 2 })
+        ));
+        std::thread::spawn(move || drop(first)).join().unwrap();
+        let third = subscriber.receive().unwrap().expect("203");
+        assert_eq!(third.sequence(), 203);
+
+        // A sample keeps its subscriber's memory: still readable after the subscriber
+        // and its service handle are gone.
+        drop((subscriber, raw));
+        assert_eq!(
+            u64::from_ne_bytes(second.bytes()[..8].try_into().unwrap()),
+            202
+        );
+        drop((second, third));
+        let total = service.qos().max_loans
+            + service.qos().history
+            + service.qos().max_subscribers * (8 + service.qos().max_borrowed + 1);
+        assert_eq!(publisher.free_chunks(), total, "every chunk came back");
+    }
+    assert!(leftovers(&node).is_empty(), "{:?}", leftovers(&node));
+}

@@ -14,7 +14,9 @@
 //!   [`Service::raw_request_response`] — hand out bytes with the service's descriptor and
 //!   check every message they send against it, as a typed receiver checks what it receives
 //!   (bools, enum values, lengths within capacity, UTF-8): tools, bridges and recorders use
-//!   them, and a typed port on the other side cannot tell the difference.
+//!   them, and a typed port on the other side cannot tell the difference. A
+//!   [`SharedRawSubscriber`] hands out samples that own a share of it, for code that
+//!   keeps the bytes in place beyond the call (the Zenoh bridge).
 //!
 //! Publish-subscribe ports are in [`publisher`] and [`subscriber`]; [`request_response`]
 //! builds clients and servers on two channels of the core. Every port is `Send` (not
@@ -48,6 +50,7 @@ pub use request_response::{
     RespondError, Response, ResponseError, ResponseMut, Server, ServerBuilder, ServerCreateError,
 };
 pub use subscriber::{
-    RawSample, RawSubscriber, RawSubscriberBuilder, Sample, Subscriber, SubscriberBuilder,
+    RawSample, RawSubscriber, RawSubscriberBuilder, Sample, SharedRawSample, SharedRawSubscriber,
+    Subscriber, SubscriberBuilder,
 };
 pub use waitset::{AttachError, Attachment, Ready, WaitError, WaitSet, Waitable};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::{
-    ReceiveError, Received, Receiver, SubscriberCreateError, TypedReceived, counterpart_methods,
-    raw_payload_methods, validator,
+    Held, ReceiveError, Received, Receiver, SubscriberCreateError, TypedReceived,
+    counterpart_methods, raw_payload_methods, validator,
 };
 use crate::message::{Descriptor, ShmMessage, ValidationError};
 use crate::service::{PubSubService, RawPubSubService, ServiceInner};
@@ -266,11 +266,176 @@ impl RawSample<'_> {
     }
 }
 
+impl RawSubscriber {
+    /// Makes this subscriber's samples free of its borrow: a [`SharedRawSample`] can be
+    /// moved to other threads, kept, and dropped anywhere, for code that holds on to the
+    /// bytes for a while (the Zenoh bridge hands them to Zenoh without copying them).
+    pub fn into_shared(self) -> SharedRawSubscriber {
+        SharedRawSubscriber {
+            shared: Arc::new(SharedInner {
+                subscriber: std::sync::Mutex::new(self),
+                dropped: std::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+}
+
+/// A [`RawSubscriber`] whose samples ([`SharedRawSample`]) own a share of it: each keeps
+/// the subscriber, and with it the publisher's memory, alive until it is dropped, on any
+/// thread. A dropped sample's chunk goes back to its publisher at this subscriber's next
+/// receive.
+///
+/// Each sample counts against the service's `max_borrowed` until it is dropped, as a
+/// borrowed one does: a receive while `max_borrowed` samples of one publisher are held
+/// fails with [`ReceiveError::TooManyBorrowed`].
+#[derive(Debug)]
+pub struct SharedRawSubscriber {
+    shared: Arc<SharedInner>,
+}
+
+#[derive(Debug)]
+struct SharedInner {
+    subscriber: std::sync::Mutex<RawSubscriber>,
+    /// Chunks of samples dropped since the last receive, to be given back by the next.
+    dropped: std::sync::Mutex<Vec<Held>>,
+}
+
+impl SharedInner {
+    fn subscriber(&self) -> std::sync::MutexGuard<'_, RawSubscriber> {
+        // A panic elsewhere while it was locked leaves nothing half-done: receiving
+        // either took a chunk or did not.
+        self.subscriber.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives the chunks of dropped samples back to `subscriber`'s receiver.
+    fn give_back(&self, subscriber: &RawSubscriber) {
+        let dropped = std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|p| p.into_inner()));
+        for held in dropped {
+            subscriber.receiver.release(held);
+        }
+    }
+}
+
+impl Drop for SharedInner {
+    fn drop(&mut self) {
+        // The last share: every sample is dropped and its chunk in `dropped`.
+        let subscriber = self.subscriber.get_mut().unwrap_or_else(|p| p.into_inner());
+        let dropped = self.dropped.get_mut().unwrap_or_else(|p| p.into_inner());
+        for held in dropped.drain(..) {
+            subscriber.receiver.release(held);
+        }
+    }
+}
+
+impl SharedRawSubscriber {
+    /// The port's id.
+    pub fn id(&self) -> u64 {
+        self.shared.subscriber().id()
+    }
+
+    /// The message type.
+    pub fn message_type(&self) -> Descriptor {
+        self.shared.subscriber().message_type().clone()
+    }
+
+    /// The next sample, if one is waiting. Never blocks.
+    pub fn receive(&self) -> Result<Option<SharedRawSample>, ReceiveError> {
+        self.take(None)
+    }
+
+    /// Waits for the next sample at most `timeout`; `Ok(None)` on timeout. Samples dropped
+    /// on other threads meanwhile go back to their publisher at the next receive.
+    pub fn receive_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<SharedRawSample>, ReceiveError> {
+        self.take(Some(timeout))
+    }
+
+    /// The next sample, waiting for one at most `wait` (not at all if `None`).
+    fn take(&self, wait: Option<Duration>) -> Result<Option<SharedRawSample>, ReceiveError> {
+        let subscriber = self.shared.subscriber();
+        self.shared.give_back(&subscriber);
+        let check = subscriber.check();
+        let receive = || subscriber.receiver.receive(&check).transpose();
+        let held = match wait {
+            None => receive().transpose()?,
+            Some(timeout) => subscriber
+                .receiver
+                .wait_until(Some(timeout), receive)?
+                .transpose()?,
+        };
+        Ok(held.map(|held| SharedRawSample {
+            received: Detached { held: Some(held) },
+            shared: Arc::clone(&self.shared),
+        }))
+    }
+}
+
+/// A chunk held by a [`SharedRawSample`] (always `Some` until it is dropped).
+#[derive(Debug)]
+struct Detached {
+    held: Option<Held>,
+}
+
+impl Detached {
+    fn header(&self) -> crate::sync::chunk_store::ChunkHeader {
+        self.held.as_ref().map(|h| h.header).unwrap_or_default()
+    }
+}
+
+/// A sample of a [`SharedRawSubscriber`]: the publisher's bytes in place, checked against
+/// the message type, owning a share of its subscriber. `Send`; dropping it (on any thread)
+/// gives the chunk back.
+#[derive(Debug)]
+pub struct SharedRawSample {
+    received: Detached,
+    shared: Arc<SharedInner>,
+}
+
+impl SharedRawSample {
+    sample_header!();
+
+    /// The payload's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.received.held {
+            // SAFETY: `shared` keeps the receiver that holds the chunk alive (and with it
+            // the mapping: a held chunk's segment stays mapped, even after its publisher
+            // left), and the chunk is given back only after `self` is dropped, so the
+            // publisher does not write it meanwhile.
+            #[allow(unsafe_code)]
+            Some(held) => unsafe { held.bytes() },
+            None => &[],
+        }
+    }
+}
+
+impl AsRef<[u8]> for SharedRawSample {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl Drop for SharedRawSample {
+    fn drop(&mut self) {
+        if let Some(held) = self.received.held.take() {
+            let mut dropped = self
+                .shared
+                .dropped
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            dropped.push(held);
+        }
+    }
+}
+
 // Ports move into threads and tasks.
 const _: () = {
     const fn is_send<T: Send>() {}
     is_send::<Subscriber<u64>>();
     is_send::<RawSubscriber>();
+    is_send::<SharedRawSample>();
+    is_send::<SharedRawSubscriber>();
     // Their futures too, so that a task owning a subscriber can be spawned anywhere.
     is_send::<
         crate::port::asynchronous::Next<
