@@ -7,9 +7,10 @@
 //! both.
 //!
 //! - **Publish-subscribe**: the exporter reads each sample in place through a byte-level
-//!   subscriber and puts it on Zenoh; the importer publishes it locally through a proxy
+//!   subscriber ([`shmbus::port::SharedRawSubscriber`]) and puts it on Zenoh without a
+//!   copy; the importer publishes it locally through a proxy
 //!   publisher, after checking it against the type (size, every value). The exporter
-//!   keeps the last `history` samples it put, and an importer that starts later fetches
+//!   keeps copies of the last `history` samples it put, and an importer that starts later fetches
 //!   them first: late joiners get the history as on one host.
 //! - **Request-response**: the importer offers proxy servers locally; each request becomes
 //!   a Zenoh query to the exporter, which sends it to the real server through its own

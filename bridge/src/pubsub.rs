@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shmbus::Service;
-use shmbus::port::{RawPublisher, RawSubscriber};
+use shmbus::port::{RawPublisher, ReceiveError, SharedRawSubscriber};
 use shmbus::service::PubSubQos;
 use zenoh::Wait;
 use zenoh::bytes::ZBytes;
@@ -29,7 +29,9 @@ struct Kept {
 }
 
 impl Kept {
-    fn keep(&self, header: SampleHeader, payload: &ZBytes) {
+    /// Keeps a copy of `bytes` (the put itself is the publisher's chunk, which must go
+    /// back to it: history kept in place would hold `max_borrowed` chunks at once).
+    fn keep(&self, header: SampleHeader, bytes: &[u8]) {
         if self.depth == 0 {
             return;
         }
@@ -37,8 +39,7 @@ impl Kept {
         if samples.len() == self.depth {
             samples.pop_front();
         }
-        // A clone shares the bytes: nothing is copied.
-        samples.push_back((header, payload.clone()));
+        samples.push_back((header, ZBytes::from(bytes.to_vec())));
     }
 
     fn snapshot(&self) -> Vec<(SampleHeader, ZBytes)> {
@@ -54,7 +55,13 @@ pub(crate) fn export(ctx: &Ctx<'_>, name: &str, qos: &PubSubQos) -> Result<Link,
     let service = Service::raw_publish_subscribe(ctx.node, name)
         .open()
         .map_err(|e| fail(&e))?;
-    let subscriber = service.subscriber().create().map_err(|e| fail(&e))?;
+    // Shared: each sample goes to Zenoh in place, and its chunk back to the publisher
+    // when Zenoh drops it.
+    let subscriber = service
+        .subscriber()
+        .create()
+        .map_err(|e| fail(&e))?
+        .into_shared();
     let message = service.message_type().clone();
     let layout_hash = message.layout_hash();
     let kept = Arc::new(Kept {
@@ -135,7 +142,7 @@ pub(crate) fn export(ctx: &Ctx<'_>, name: &str, qos: &PubSubQos) -> Result<Link,
 
 /// What an export's thread works with.
 struct Export<'a> {
-    subscriber: &'a RawSubscriber,
+    subscriber: &'a SharedRawSubscriber,
     publisher: &'a zenoh::pubsub::Publisher<'static>,
     kept: &'a Kept,
     proxies: &'a Mutex<HashSet<u64>>,
@@ -165,6 +172,12 @@ impl Export<'_> {
             let sample = match taken {
                 Ok(Some(sample)) => sample,
                 Ok(None) => continue,
+                // Zenoh still holds the samples put before (it drops them when a put
+                // returns, but nothing promises that).
+                Err(ReceiveError::TooManyBorrowed { .. }) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(service = %name, %error, "a local sample could not be taken");
                     continue;
@@ -184,9 +197,10 @@ impl Export<'_> {
                 timestamp_ns: sample.timestamp_ns().unwrap_or(0),
                 layout_hash: self.layout_hash,
             };
-            let payload = ZBytes::from(sample.bytes().to_vec());
-            drop(sample);
-            self.kept.keep(header, &payload);
+            self.kept.keep(header, sample.bytes());
+            // No copy: Zenoh reads the publisher's chunk, which goes back when the last
+            // reference to the payload drops.
+            let payload = ZBytes::from(bytes::Bytes::from_owner(sample));
             match self
                 .publisher
                 .put(payload)
