@@ -489,16 +489,17 @@ fn shared_raw_samples_outlive_the_receive_and_go_back_from_any_thread() {
             sample.seq = seq;
             sample.send().unwrap();
         };
-        // Far more samples than the publisher has chunks: each is dropped on another
-        // thread, and its chunk must come back for the next loan.
+        // Far more samples than the publisher has chunks: each is read and dropped on
+        // another thread, and its chunk must come back for the next loans.
         let (to_worker, worker_gets) = std::sync::mpsc::channel::<shmbus::port::SharedRawSample>();
+        let (to_main, dropped) = std::sync::mpsc::channel::<u64>();
         let worker = std::thread::spawn(move || {
-            let mut seqs = Vec::new();
             for sample in worker_gets {
-                seqs.push(u64::from_ne_bytes(sample.bytes()[..8].try_into().unwrap()));
-                assert_eq!(sample.sequence(), *seqs.last().unwrap());
+                let seq = u64::from_ne_bytes(sample.bytes()[..8].try_into().unwrap());
+                assert_eq!(sample.sequence(), seq);
+                drop(sample);
+                to_main.send(seq).unwrap();
             }
-            seqs
         });
         for seq in 1..=200u64 {
             send(seq);
@@ -508,9 +509,10 @@ fn shared_raw_samples_outlive_the_receive_and_go_back_from_any_thread() {
                 .expect("a sample");
             assert_eq!(sample.publisher_id(), publisher.id());
             to_worker.send(sample).unwrap();
+            assert_eq!(dropped.recv().unwrap(), seq);
         }
         drop(to_worker);
-        assert_eq!(worker.join().unwrap(), (1..=200).collect::<Vec<_>>());
+        worker.join().unwrap();
 
         // Held samples count against max_borrowed (2) until dropped.
         for seq in 201..=203 {
