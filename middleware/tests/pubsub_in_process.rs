@@ -483,7 +483,10 @@ fn shared_raw_samples_outlive_the_receive_and_go_back_from_any_thread() {
         let raw = Service::raw_publish_subscribe(&node, "sensors/shared")
             .open()
             .unwrap();
-        let subscriber = raw.subscriber().create().unwrap().into_shared();
+        let subscriber = raw.subscriber().create().unwrap();
+        let id = subscriber.id();
+        let subscriber = subscriber.into_shared();
+        assert_eq!(subscriber.id(), id);
         let send = |seq: u64| {
             let mut sample = publisher.loan().unwrap();
             sample.seq = seq;

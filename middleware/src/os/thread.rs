@@ -96,7 +96,8 @@ pub fn is_batch(tid: i32) -> Result<bool, Errno> {
 }
 
 /// The calling thread's id.
-pub fn current_tid() -> i32 {
+#[cfg(test)]
+fn current_tid() -> i32 {
     rustix::thread::gettid().as_raw_nonzero().get()
 }
 

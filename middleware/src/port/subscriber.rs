@@ -272,6 +272,7 @@ impl RawSubscriber {
     /// bytes for a while (the Zenoh bridge hands them to Zenoh without copying them).
     pub fn into_shared(self) -> SharedRawSubscriber {
         SharedRawSubscriber {
+            id: self.id(),
             shared: Arc::new(SharedInner {
                 subscriber: std::sync::Mutex::new(self),
                 dropped: std::sync::Mutex::new(Vec::new()),
@@ -290,6 +291,8 @@ impl RawSubscriber {
 /// fails with [`ReceiveError::TooManyBorrowed`].
 #[derive(Debug)]
 pub struct SharedRawSubscriber {
+    /// The port's id, kept here: the subscriber's lock is held through a waiting receive.
+    id: u64,
     shared: Arc<SharedInner>,
 }
 
@@ -330,12 +333,7 @@ impl Drop for SharedInner {
 impl SharedRawSubscriber {
     /// The port's id.
     pub fn id(&self) -> u64 {
-        self.shared.subscriber().id()
-    }
-
-    /// The message type.
-    pub fn message_type(&self) -> Descriptor {
-        self.shared.subscriber().message_type().clone()
+        self.id
     }
 
     /// The next sample, if one is waiting. Never blocks.
